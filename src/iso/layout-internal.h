@@ -1,0 +1,134 @@
+/*
+ * layout-internal.h - the layout's tables, shared by layout.c (which fills
+ * them) and render.c (which reads them). Not for other modules.
+ *
+ * Per-node arrays are indexed by tree node; per-directory tables are
+ * indexed by directory number - 1 (path-table order, which is also the
+ * order of directory extents on the image).
+ */
+#ifndef LIMG_LAYOUT_INTERNAL_H
+#define LIMG_LAYOUT_INTERNAL_H
+
+#include <stdint.h>
+
+#include "iso/ecma119.h"
+#include "iso/layout.h"
+#include "iso/rrip.h"
+#include "util/arena.h"
+
+/* What a directory record stands for. */
+enum {
+	REC_DOT = 0,     /* "." : the directory itself */
+	REC_DOTDOT = 1,  /* "..": its parent */
+	REC_ENTRY = 2,   /* one section of a child */
+};
+
+typedef struct {
+	uint32_t node;          /* directory node */
+	uint32_t parent_num;    /* path table number of the parent (root: 1) */
+	uint32_t lba;           /* first block of records */
+	uint32_t blocks;        /* blocks of records: data length / 2048 */
+	uint32_t ce_blocks;     /* continuation blocks right after the records */
+	uint32_t nsubdirs;      /* for PX nlink = 2 + nsubdirs */
+	uint32_t first_blk;     /* index of block 0 in blk[] */
+	uint32_t first_ce;      /* index of the first area in ces[] */
+	uint32_t n_ce;
+} LimgDirInfo;
+
+/* The first record of a directory block. */
+typedef struct {
+	uint32_t rec;           /* ordinal in the directory: 0 ".", 1 "..", 2.. */
+	uint32_t child;         /* REC_ENTRY: position in the sorted children */
+	uint32_t section;       /* REC_ENTRY: section of that child */
+} LimgBlockStart;
+
+/* One continuation area (piece >= 1 of a record's SUSP entries). */
+typedef struct {
+	uint32_t dir;           /* directory index (number - 1) */
+	uint32_t rec;           /* record ordinal in that directory */
+	uint32_t node;          /* node whose entries these are */
+	uint32_t lba;
+	uint16_t off;
+	uint16_t len;
+	uint8_t kind;           /* REC_* */
+	uint8_t piece;          /* 1 = first continuation area */
+} LimgCeArea;
+
+/* Path table: where each table block starts. */
+typedef struct {
+	uint32_t dir;           /* directory whose record spans the block start */
+	uint32_t rec_off;       /* byte offset of that record in the table */
+} LimgPtStart;
+
+typedef struct {
+	uint32_t lba;
+	uint32_t node;
+} LimgExtent;
+
+struct LimgLayout {
+	gint refcount;
+	LimgTree *tree;
+	char volume_id[33];
+
+	/* per node */
+	uint32_t *iso_name;     /* offset in @names */
+	uint8_t *iso_len;
+	uint32_t *order;        /* sorted children, same ranges as the tree */
+	uint32_t *lba;
+	uint32_t *leader;       /* hard-link group leader (self if none) */
+	uint32_t *aux;          /* dirs: directory index; others: links in tree */
+	LimgArena names;
+
+	LimgDirInfo *dirs;
+	uint32_t n_dirs;
+	LimgBlockStart *blk;
+	uint32_t n_blk;
+	LimgCeArea *ces;
+	uint32_t n_ce;
+	LimgExtent *extents;
+	uint32_t n_ext;
+	LimgPtStart *pt;        /* one per path table block */
+
+	uint32_t pt_size;       /* bytes */
+	uint32_t pt_blocks;
+	uint32_t l_pt_lba;
+	uint32_t m_pt_lba;
+	uint32_t meta_blocks;
+	uint32_t total_blocks;
+};
+
+/* Sections a regular file of @size bytes is stored in (>= 1). */
+static inline uint32_t
+limg_sections(uint64_t size)
+{
+	if (size <= 0xFFFFFFFFull)
+		return 1;
+	return (uint32_t)((size + ISO_MAX_SECTION - 1) / ISO_MAX_SECTION);
+}
+
+/* Length of a path table record for an identifier of @n bytes (9.4). */
+static inline uint32_t
+limg_pt_rec_len(uint32_t n)
+{
+	return 8 + n + (n & 1);
+}
+
+/*
+ * Append the SUSP entries of one record to @s (which is reset first).
+ * @dir_node is the directory holding the record; @node the node described
+ * (for REC_DOTDOT the parent). Shared by layout (measure) and render
+ * (emit), so both always agree. 0 or -ENOMEM.
+ */
+int limg_layout_record_susp(const LimgLayout *l, int kind, uint32_t node,
+                            LimgSusp *s);
+
+/* Identifier length of a record and the inline SUSP capacity it leaves. */
+uint32_t limg_layout_record_id(const LimgLayout *l, int kind, uint32_t node,
+                               const char **id);
+static inline uint32_t
+limg_dr_fixed(uint32_t id_len)
+{
+	return ISO_DR_FIXED + id_len + ((id_len & 1) ? 0 : 1);
+}
+
+#endif /* LIMG_LAYOUT_INTERNAL_H */

@@ -1,0 +1,105 @@
+/*
+ * layout.h - from a layer's node tree to the exact shape of its image.
+ *
+ * limg_layout_build() assigns every node its ISO identifier, directory
+ * record, Rock Ridge entries, continuation areas and LBAs, and so fixes the
+ * image size, without reading any file data and without rendering any
+ * metadata. The result is an immutable, refcounted LimgLayout that answers
+ * two questions for any byte of the image:
+ *
+ *   limg_layout_segment()  what lies at this offset: metadata (render it
+ *                          with limg_render_block()), a file's bytes
+ *                          (node + file offset), or zeros; and how far
+ *                          that segment extends;
+ *   limg_render_block()    (render.h) the bytes of one metadata block.
+ *
+ * Image map (2048-byte blocks):
+ *
+ *   0..15        system area, zeros
+ *   16           primary volume descriptor
+ *   17           volume descriptor set terminator
+ *   18..         L path table, then M path table
+ *   ...          each directory's records, immediately followed by the
+ *                SUSP continuation areas of that directory's records
+ *                (readers that stream, like libarchive, need CE areas after
+ *                the records that point at them and before file data)
+ *   ...          file data in node order, each file block-aligned; hard
+ *                links share one extent; files > 4 GiB are multi-extent
+ *
+ * Determinism: the output depends only on the tree's names, types, modes,
+ * owners, sizes, mtimes, symlink targets, device numbers and hard-link
+ * structure, and on the options; never on host inode numbers, paths or the
+ * clock.
+ *
+ * Thread model: immutable after build; share across threads with
+ * limg_layout_ref()/limg_layout_unref().
+ */
+#ifndef LIMG_LAYOUT_H
+#define LIMG_LAYOUT_H
+
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "tree/tree.h"
+#include "util/report.h"
+
+typedef struct LimgLayout LimgLayout;
+
+typedef struct {
+	const char *volume_id;  /* PVD volume identifier; NULL: "LAYER" */
+} LimgLayoutOptions;
+
+typedef enum {
+	LIMG_SEG_META,   /* rendered metadata: limg_render_block() */
+	LIMG_SEG_DATA,   /* bytes of a regular file of the tree */
+	LIMG_SEG_ZERO,   /* padding */
+} LimgSegKind;
+
+typedef struct {
+	LimgSegKind kind;
+	uint64_t offset;       /* image offset where this segment starts */
+	uint64_t length;       /* bytes from @offset to the segment's end */
+	uint32_t node;         /* DATA: the tree node */
+	uint64_t file_offset;  /* DATA: offset within that file */
+} LimgSegment;
+
+/*
+ * Lay out @tree. Takes ownership of @tree in every case. Warnings and the
+ * compatibility findings go to @report (may be NULL).
+ * Returns 0 and a new layout in *out, or:
+ *   -EFBIG   a file needs more than ISO_MAX_SECTIONS sections,
+ *   -E2BIG   the image would exceed 2^32 blocks,
+ *   -EINVAL  the tree has no root directory,
+ *   -ENOMEM.
+ * Errors are also described in @report->errors.
+ */
+int limg_layout_build(LimgTree *tree, const LimgLayoutOptions *opts,
+                      LimgReport *report, LimgLayout **out);
+
+LimgLayout *limg_layout_ref(LimgLayout *l);
+void limg_layout_unref(LimgLayout *l);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(LimgLayout, limg_layout_unref)
+
+/* Image size in bytes (a whole number of blocks). */
+uint64_t limg_layout_size(const LimgLayout *l);
+
+/* Blocks [0, n) hold metadata (and the system area); file data follows. */
+uint32_t limg_layout_meta_blocks(const LimgLayout *l);
+
+/* The laid-out tree. Borrowed; valid until the layout's last unref. */
+const LimgTree *limg_layout_tree(const LimgLayout *l);
+
+/* First data block of a node's extent (0 for nodes without data). */
+uint32_t limg_layout_node_lba(const LimgLayout *l, uint32_t node);
+
+/*
+ * Describe the segment that contains image offset @off, from @off to the
+ * end of that segment. Returns 0, or -EINVAL when @off >= image size.
+ */
+int limg_layout_segment(const LimgLayout *l, uint64_t off, LimgSegment *seg);
+
+/* Bytes of memory the layout holds, tree included. */
+size_t limg_layout_mem_bytes(const LimgLayout *l);
+
+#endif /* LIMG_LAYOUT_H */

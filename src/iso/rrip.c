@@ -1,0 +1,396 @@
+/*
+ * rrip.c - SUSP and Rock Ridge entries; see rrip.h.
+ *
+ * Layouts follow SUSP 1.12 (IEEE P1281) section 5 and RRIP 1.12 (IEEE
+ * P1282) section 4: every entry starts with a 2-byte signature, a length
+ * (711) and a version (711, always 1 here).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <glib.h>
+
+#include "iso/ecma119.h"
+#include "iso/rrip.h"
+
+/* RRIP 1.12 section 5.4: the ER entry that announces Rock Ridge 1.12. */
+static const char er_id[] = "RRIP_1991A";
+static const char er_desc[] =
+	"THE ROCK RIDGE INTERCHANGE PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS";
+static const char er_src[] =
+	"PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER "
+	"IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION.";
+
+#define NM_CONTINUE 0x01
+#define SL_CONTINUE 0x01
+#define SLC_CONTINUE 0x01
+#define SLC_CURRENT 0x02
+#define SLC_PARENT  0x04
+#define SLC_ROOT    0x08
+#define TF_MODIFY   0x02
+#define TF_ACCESS   0x04
+#define TF_ATTRIBUTES 0x08
+#define SL_AREA     (SUSP_ENTRY_MAX - 5)
+
+void
+limg_susp_init(LimgSusp *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void
+limg_susp_release(LimgSusp *s)
+{
+	free(s->buf);
+	free(s->ends);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Reserve @len bytes for a new entry; returns its start or NULL. */
+static uint8_t *
+entry_begin(LimgSusp *s, size_t len, const char sig[2])
+{
+	uint8_t *p;
+
+	if (s->len + len > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		uint8_t *nb;
+
+		while (cap < s->len + len)
+			cap *= 2;
+		nb = realloc(s->buf, cap);
+		if (!nb)
+			return NULL;
+		s->buf = nb;
+		s->cap = cap;
+	}
+	if (s->n == s->ncap) {
+		uint32_t ncap = s->ncap ? s->ncap * 2 : 32;
+		uint32_t *ne = realloc(s->ends, ncap * sizeof(*ne));
+
+		if (!ne)
+			return NULL;
+		s->ends = ne;
+		s->ncap = ncap;
+	}
+	p = s->buf + s->len;
+	p[0] = (uint8_t)sig[0];
+	p[1] = (uint8_t)sig[1];
+	p[2] = (uint8_t)len;
+	p[3] = 1;
+	s->len += len;
+	s->ends[s->n++] = (uint32_t)s->len;
+	return p;
+}
+
+int
+limg_susp_sp(LimgSusp *s)
+{
+	uint8_t *p = entry_begin(s, SUSP_SP_LEN, "SP");
+
+	if (!p)
+		return -ENOMEM;
+	p[4] = 0xBE;   /* check bytes, SUSP 5.3 */
+	p[5] = 0xEF;
+	p[6] = 0;      /* LEN_SKP */
+	return 0;
+}
+
+int
+limg_susp_er(LimgSusp *s)
+{
+	size_t li = sizeof(er_id) - 1, ld = sizeof(er_desc) - 1, ls = sizeof(er_src) - 1;
+	uint8_t *p = entry_begin(s, 8 + li + ld + ls, "ER");
+
+	if (!p)
+		return -ENOMEM;
+	p[4] = (uint8_t)li;
+	p[5] = (uint8_t)ld;
+	p[6] = (uint8_t)ls;
+	p[7] = 1;      /* extension version */
+	memcpy(p + 8, er_id, li);
+	memcpy(p + 8 + li, er_desc, ld);
+	memcpy(p + 8 + li + ld, er_src, ls);
+	return 0;
+}
+
+int
+limg_rrip_px(LimgSusp *s, uint32_t mode, uint32_t nlink, uint32_t uid,
+             uint32_t gid, uint32_t serial)
+{
+	uint8_t *p = entry_begin(s, RRIP_PX_LEN, "PX");
+
+	if (!p)
+		return -ENOMEM;
+	put_733(p + 4, mode);
+	put_733(p + 12, nlink);
+	put_733(p + 20, uid);
+	put_733(p + 28, gid);
+	put_733(p + 36, serial);
+	return 0;
+}
+
+int
+limg_rrip_pn(LimgSusp *s, uint32_t high, uint32_t low)
+{
+	uint8_t *p = entry_begin(s, RRIP_PN_LEN, "PN");
+
+	if (!p)
+		return -ENOMEM;
+	put_733(p + 4, high);
+	put_733(p + 12, low);
+	return 0;
+}
+
+int
+limg_rrip_tf(LimgSusp *s, const uint8_t date7[7])
+{
+	uint8_t *p = entry_begin(s, RRIP_TF_LEN, "TF");
+
+	if (!p)
+		return -ENOMEM;
+	/*
+	 * Only the modification time is recorded in a layer's identity; access
+	 * and attribute-change times repeat it so that the image does not
+	 * change when a file is read or copied.
+	 */
+	p[4] = TF_MODIFY | TF_ACCESS | TF_ATTRIBUTES;
+	memcpy(p + 5, date7, 7);
+	memcpy(p + 12, date7, 7);
+	memcpy(p + 19, date7, 7);
+	return 0;
+}
+
+int
+limg_rrip_nm(LimgSusp *s, const char *name, size_t len)
+{
+	do {
+		size_t n = len > SUSP_ENTRY_MAX - 5 ? SUSP_ENTRY_MAX - 5 : len;
+		uint8_t *p = entry_begin(s, 5 + n, "NM");
+
+		if (!p)
+			return -ENOMEM;
+		p[4] = n < len ? NM_CONTINUE : 0;
+		memcpy(p + 5, name, n);
+		name += n;
+		len -= n;
+	} while (len);
+	return 0;
+}
+
+/* One path component of a symlink target. */
+typedef struct {
+	uint8_t flags;
+	const char *text;
+	size_t len;
+} SlComp;
+
+/* SL writer state: the entry being filled. */
+typedef struct {
+	LimgSusp *s;
+	uint8_t area[SL_AREA];
+	size_t used;
+	bool open;
+} SlState;
+
+static int
+sl_flush(SlState *st, bool more)
+{
+	uint8_t *p;
+
+	if (!st->open)
+		return 0;
+	p = entry_begin(st->s, 5 + st->used, "SL");
+	if (!p)
+		return -ENOMEM;
+	p[4] = more ? SL_CONTINUE : 0;
+	memcpy(p + 5, st->area, st->used);
+	st->used = 0;
+	st->open = false;
+	return 0;
+}
+
+static void
+sl_put(SlState *st, uint8_t flags, const char *text, size_t len)
+{
+	st->area[st->used] = flags;
+	st->area[st->used + 1] = (uint8_t)len;
+	if (len)
+		memcpy(st->area + st->used + 2, text, len);
+	st->used += 2 + len;
+	st->open = true;
+}
+
+/* Can component @c begin in @room bytes (whole, or split if it is text)? */
+static bool
+sl_can_start(const SlComp *c, size_t room)
+{
+	if (c->flags == 0 && c->len > 0)
+		return room >= 3;
+	return room >= 2 + c->len;
+}
+
+/*
+ * RRIP 1.12 4.1.3. Long targets are spread over several SL entries.
+ * libarchive restarts its '/' separator at every SL entry, so a boundary
+ * between two whole components loses a '/': we end an entry inside a
+ * text component (CONTINUE flag) whenever we can, and Linux, libisofs and
+ * NetBSD read both forms alike.
+ */
+int
+limg_rrip_sl(LimgSusp *s, const char *target, size_t len)
+{
+	g_autofree SlComp *comps = NULL;
+	size_t nc = 0, i = 0;
+	SlState st = { .s = s };
+	int ret;
+
+	comps = g_new(SlComp, len + 2);
+	if (len && target[0] == '/') {
+		comps[nc++] = (SlComp){ SLC_ROOT, NULL, 0 };
+		i = 1;
+	}
+	if (i < len || nc == 0) {
+		for (;;) {
+			size_t j = i;
+
+			while (j < len && target[j] != '/')
+				j++;
+			if (j - i == 1 && target[i] == '.')
+				comps[nc++] = (SlComp){ SLC_CURRENT, NULL, 0 };
+			else if (j - i == 2 && target[i] == '.' && target[i + 1] == '.')
+				comps[nc++] = (SlComp){ SLC_PARENT, NULL, 0 };
+			else
+				comps[nc++] = (SlComp){ 0, target + i, j - i };
+			if (j >= len)
+				break;
+			i = j + 1;
+		}
+	}
+
+	for (size_t k = 0; k < nc; k++) {
+		SlComp c = comps[k];
+		const SlComp *next = k + 1 < nc ? &comps[k + 1] : NULL;
+
+		for (;;) {
+			size_t room = SL_AREA - st.used;
+
+			if (2 + c.len <= room) {
+				size_t after = room - 2 - c.len;
+
+				/*
+				 * Whole component fits. If the next one cannot even
+				 * start here, hold back this one's last byte so the
+				 * entry ends inside a component.
+				 */
+				if (next && !sl_can_start(next, after) && c.flags == 0 && c.len >= 2) {
+					sl_put(&st, SLC_CONTINUE, c.text, c.len - 1);
+					if ((ret = sl_flush(&st, true)) < 0)
+						return ret;
+					c.text += c.len - 1;
+					c.len = 1;
+					continue;
+				}
+				sl_put(&st, c.flags, c.text, c.len);
+				break;
+			}
+			if (c.flags == 0 && room >= 3) {
+				size_t n = room - 2;
+
+				sl_put(&st, SLC_CONTINUE, c.text, n);
+				c.text += n;
+				c.len -= n;
+			}
+			if ((ret = sl_flush(&st, true)) < 0)
+				return ret;
+		}
+	}
+	return sl_flush(&st, false);
+}
+
+void
+limg_susp_put_ce(uint8_t *p, uint32_t lba, uint32_t off, uint32_t len)
+{
+	p[0] = 'C';
+	p[1] = 'E';
+	p[2] = SUSP_CE_LEN;
+	p[3] = 1;
+	put_733(p + 4, lba);
+	put_733(p + 12, off);
+	put_733(p + 20, len);
+}
+
+void
+limg_susp_take(const LimgSusp *s, uint32_t first, uint32_t cap, LimgSuspPiece *p)
+{
+	uint32_t start = first ? s->ends[first - 1] : 0;
+	uint32_t end = first;
+
+	p->first = first;
+	if (s->len - start <= cap) {
+		p->end = s->n;
+		p->bytes = (uint32_t)(s->len - start);
+		p->ce = false;
+		return;
+	}
+	while (end < s->n && s->ends[end] - start + SUSP_CE_LEN <= cap)
+		end++;
+	p->end = end;
+	p->bytes = (end ? s->ends[end - 1] : 0) - start + SUSP_CE_LEN;
+	if (end == first)
+		p->bytes = SUSP_CE_LEN;
+	p->ce = true;
+}
+
+void
+limg_iso_date7(uint8_t out[7], int64_t sec, bool *clamped)
+{
+	/* 1900-01-01T00:00:00Z and 2155-12-31T23:59:59Z */
+	const int64_t lo = -2208988800LL, hi = 5880585599LL;
+	struct tm tm;
+	time_t t;
+
+	*clamped = false;
+	if (sec < lo) {
+		sec = lo;
+		*clamped = true;
+	} else if (sec > hi) {
+		sec = hi;
+		*clamped = true;
+	}
+	t = (time_t)sec;
+	gmtime_r(&t, &tm);
+	out[0] = (uint8_t)tm.tm_year;
+	out[1] = (uint8_t)(tm.tm_mon + 1);
+	out[2] = (uint8_t)tm.tm_mday;
+	out[3] = (uint8_t)tm.tm_hour;
+	out[4] = (uint8_t)tm.tm_min;
+	out[5] = (uint8_t)tm.tm_sec;
+	out[6] = 0;   /* offset from GMT in 15-minute units */
+}
+
+void
+limg_iso_date17(uint8_t out[17], int64_t sec)
+{
+	struct tm tm;
+	time_t t;
+	char buf[96];
+
+	if (sec < 0 || sec > 253402300799LL) {
+		/* 8.4.26.1: "not specified" */
+		memset(out, '0', 16);
+		out[16] = 0;
+		return;
+	}
+	t = (time_t)sec;
+	gmtime_r(&t, &tm);
+	snprintf(buf, sizeof(buf), "%04d%02d%02d%02d%02d%02d00", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	memcpy(out, buf, 16);
+	out[16] = 0;
+}
