@@ -9,6 +9,7 @@
 #ifndef LIMG_LAYOUT_INTERNAL_H
 #define LIMG_LAYOUT_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "iso/ecma119.h"
@@ -50,8 +51,8 @@ typedef struct {
 	uint32_t lba;
 	uint16_t off;
 	uint16_t len;
+	uint16_t piece;         /* 1 = first continuation area */
 	uint8_t kind;           /* REC_* */
-	uint8_t piece;          /* 1 = first continuation area */
 } LimgCeArea;
 
 /* Path table: where each table block starts. */
@@ -69,6 +70,7 @@ struct LimgLayout {
 	gint refcount;
 	LimgTree *tree;
 	char volume_id[33];
+	bool has_xattrs;        /* any node carries AAIP attributes */
 
 	/* per node */
 	uint32_t *iso_name;     /* offset in @names */

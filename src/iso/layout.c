@@ -135,6 +135,24 @@ node_serial(const LimgLayout *l, uint32_t node)
 	return l->leader[node] + 1;
 }
 
+/* Most attributes one node may carry; more is left out with a warning. */
+#define XATTR_MAX_BYTES (256 * 1024)
+
+static int
+add_xattrs(const LimgLayout *l, const LimgNode *n, LimgSusp *s)
+{
+	const char *names[256];
+	size_t name_lens[256];
+	const uint8_t *values[256];
+	uint32_t value_lens[256];
+	size_t cursor = 0, k = 0;
+
+	while (k < 256 && limg_tree_xattr_next(l->tree, n, &cursor, &names[k], &name_lens[k],
+	                                       &values[k], &value_lens[k]))
+		k++;
+	return limg_aaip_al(s, k, names, name_lens, values, value_lens);
+}
+
 int
 limg_layout_record_susp(const LimgLayout *l, int kind, uint32_t node, LimgSusp *s)
 {
@@ -176,8 +194,17 @@ limg_layout_record_susp(const LimgLayout *l, int kind, uint32_t node, LimgSusp *
 		if ((ret = limg_rrip_nm(s, limg_tree_name(l->tree, n), n->name_len)) < 0)
 			return ret;
 	}
-	if (root_dot)
-		ret = limg_susp_er(s);
+	/* A directory's attributes travel in its record in the parent; the
+	 * root has none, so its attributes go in its "." record. */
+	if ((kind == REC_ENTRY || root_dot) && n->xattrs != LIMG_NONE &&
+	    (ret = add_xattrs(l, n, s)) < 0)
+		return ret;
+	if (root_dot) {
+		if ((ret = limg_susp_er(s)) < 0)
+			return ret;
+		if (l->has_xattrs)
+			ret = limg_susp_er_aaip(s);
+	}
 	return ret;
 }
 
@@ -260,9 +287,9 @@ find_links(LimgLayout *l, LimgReport *report)
 }
 
 static void
-find_compat(const LimgLayout *l, LimgReport *report)
+find_compat(LimgLayout *l, LimgReport *report)
 {
-	const LimgTree *t = l->tree;
+	LimgTree *t = l->tree;
 	/* Linux isofs keeps times in 32 bits (READERS.md). */
 	const int64_t lo32 = INT32_MIN, hi32 = INT32_MAX;
 
@@ -272,8 +299,32 @@ find_compat(const LimgLayout *l, LimgReport *report)
 		uint8_t date[7];
 		bool clamped;
 
+		if (n->xattrs != LIMG_NONE) {
+			size_t cursor = 0, total = 0, count = 0, nl;
+			const char *name;
+			const uint8_t *val;
+			uint32_t vl;
+
+			while (limg_tree_xattr_next(t, n, &cursor, &name, &nl, &val, &vl)) {
+				total += nl + vl;
+				count++;
+			}
+			if (total > XATTR_MAX_BYTES || count > 256) {
+				g_autofree char *p = limg_tree_path(t, i);
+				g_autofree char *e = limg_escape(p, strlen(p));
+
+				limg_report_warn(report, "/%s: %zu extended attributes of %zu bytes "
+				                 "exceed the %d-byte limit; attributes left out",
+				                 e, count, total, XATTR_MAX_BYTES);
+				t->nodes[i].xattrs = LIMG_NONE;
+			} else {
+				l->has_xattrs = true;
+			}
+		}
 		if (n->name_len >= 254)
 			what[k++] = LIMG_COMPAT_LONG_NAME;
+		if (S_ISLNK(n->mode) && n->size > 1024)
+			what[k++] = LIMG_COMPAT_LONG_TARGET;
 		limg_iso_date7(date, n->mtime.sec, &clamped);
 		if (clamped)
 			what[k++] = LIMG_COMPAT_TIME_CLAMPED;
@@ -445,7 +496,7 @@ pack_record(LimgLayout *l, PackState *ps, uint32_t di, int kind, uint32_t node,
 		*used = 0;
 	}
 	*used += len;
-	for (uint8_t piece = 1; p.ce; piece++) {
+	for (uint16_t piece = 1; p.ce; piece++) {
 		LimgCeArea a = { .dir = di, .rec = rec, .node = node, .kind = (uint8_t)kind,
 		                 .piece = piece };
 

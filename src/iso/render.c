@@ -202,7 +202,7 @@ render_ce_block(const LimgLayout *l, uint32_t di, uint32_t lba, uint8_t *buf)
 		if ((ret = limg_layout_record_susp(l, a->kind, a->node, &s)) < 0)
 			break;
 		limg_susp_take(&s, 0, ISO_DR_MAX - 1 - fixed, &p);
-		for (uint8_t piece = 1; piece <= a->piece; piece++)
+		for (uint16_t piece = 1; piece <= a->piece; piece++)
 			limg_susp_take(&s, p.end, SUSP_AREA_MAX, &p);
 		bytes = piece_bytes(&s, &p, &blen);
 		memcpy(buf + a->off, bytes, blen);

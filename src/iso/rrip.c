@@ -190,9 +190,13 @@ typedef struct {
 	size_t len;
 } SlComp;
 
-/* SL writer state: the entry being filled. */
+/*
+ * Writer of component-record entries (SL, and AL which has the same
+ * layout): the entry being filled.
+ */
 typedef struct {
 	LimgSusp *s;
+	const char *sig;
 	uint8_t area[SL_AREA];
 	size_t used;
 	bool open;
@@ -205,7 +209,7 @@ sl_flush(SlState *st, bool more)
 
 	if (!st->open)
 		return 0;
-	p = entry_begin(st->s, 5 + st->used, "SL");
+	p = entry_begin(st->s, 5 + st->used, st->sig);
 	if (!p)
 		return -ENOMEM;
 	p[4] = more ? SL_CONTINUE : 0;
@@ -247,7 +251,7 @@ limg_rrip_sl(LimgSusp *s, const char *target, size_t len)
 {
 	g_autofree SlComp *comps = NULL;
 	size_t nc = 0, i = 0;
-	SlState st = { .s = s };
+	SlState st = { .s = s, .sig = "SL" };
 	int ret;
 
 	comps = g_new(SlComp, len + 2);
@@ -309,6 +313,87 @@ limg_rrip_sl(LimgSusp *s, const char *target, size_t len)
 			if ((ret = sl_flush(&st, true)) < 0)
 				return ret;
 		}
+	}
+	return sl_flush(&st, false);
+}
+
+/* AAIP 2.0: ER entry announcing AL entries. */
+static const char aaip_id[] = "AAIP_0200";
+static const char aaip_desc[] =
+	"AL PROVIDES VIA AAIP 2.0 SUPPORT FOR ARBITRARY FILE ATTRIBUTES IN ISO 9660 IMAGES";
+static const char aaip_src[] =
+	"PLEASE CONTACT THE LIBBURNIA PROJECT VIA LIBBURNIA-PROJECT.ORG";
+
+int
+limg_susp_er_aaip(LimgSusp *s)
+{
+	size_t li = sizeof(aaip_id) - 1, ld = sizeof(aaip_desc) - 1, ls = sizeof(aaip_src) - 1;
+	uint8_t *p = entry_begin(s, 8 + li + ld + ls, "ER");
+
+	if (!p)
+		return -ENOMEM;
+	p[4] = (uint8_t)li;
+	p[5] = (uint8_t)ld;
+	p[6] = (uint8_t)ls;
+	p[7] = 1;
+	memcpy(p + 8, aaip_id, li);
+	memcpy(p + 8 + li, aaip_desc, ld);
+	memcpy(p + 8 + li + ld, aaip_src, ls);
+	return 0;
+}
+
+/* One component (name or value) of an attribute list, split as needed. */
+static int
+al_component(SlState *st, const uint8_t *data, size_t len)
+{
+	int ret;
+
+	for (;;) {
+		size_t room = SL_AREA - st->used;
+
+		if (2 + len <= room && len <= 255) {
+			sl_put(st, 0, (const char *)data, len);
+			return 0;
+		}
+		if (room >= 3) {
+			size_t n = room - 2 < len ? room - 2 : len;
+
+			if (n == len)
+				n = len - 1;   /* keep at least one byte for the last record */
+			if (n > 0) {
+				sl_put(st, SLC_CONTINUE, (const char *)data, n);
+				data += n;
+				len -= n;
+			}
+		}
+		if ((ret = sl_flush(st, true)) < 0)
+			return ret;
+	}
+}
+
+int
+limg_aaip_al(LimgSusp *s, size_t n, const char *const *names, const size_t *name_lens,
+             const uint8_t *const *values, const uint32_t *value_lens)
+{
+	SlState st = { .s = s, .sig = "AL" };
+	int ret;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t esc[1 + 256];
+		const uint8_t *name = (const uint8_t *)names[i];
+		size_t nl = name_lens[i];
+
+		/* AAIP 2.0: names starting with 0x01..0x1f are escaped by 0x01. */
+		if (nl > 0 && name[0] >= 0x01 && name[0] <= 0x1f && nl < sizeof(esc)) {
+			esc[0] = 0x01;
+			memcpy(esc + 1, name, nl);
+			name = esc;
+			nl++;
+		}
+		if ((ret = al_component(&st, name, nl)) < 0)
+			return ret;
+		if ((ret = al_component(&st, values[i], value_lens[i])) < 0)
+			return ret;
 	}
 	return sl_flush(&st, false);
 }

@@ -55,6 +55,16 @@ int limg_rrip_tf(LimgSusp *s, const uint8_t date7[7]);
 int limg_rrip_nm(LimgSusp *s, const char *name, size_t len);
 int limg_rrip_sl(LimgSusp *s, const char *target, size_t len);
 
+/* AAIP 2.0 ER entry (160 bytes); present when any AL entry is. */
+int limg_susp_er_aaip(LimgSusp *s);
+
+/*
+ * AAIP 2.0 AL entries for @n extended attributes (name/value pairs, raw
+ * bytes). Same component-record layout as SL.
+ */
+int limg_aaip_al(LimgSusp *s, size_t n, const char *const *names, const size_t *name_lens,
+                 const uint8_t *const *values, const uint32_t *value_lens);
+
 /* Write a CE entry pointing at @len bytes at block @lba, offset @off. */
 void limg_susp_put_ce(uint8_t *p, uint32_t lba, uint32_t off, uint32_t len);
 

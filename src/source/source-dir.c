@@ -154,12 +154,18 @@ x_get(int dirfd, const char *name, const char *attr, void *buf, size_t size)
 	}
 }
 
+static gint
+cmp_str_ptr(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int
 read_xattrs(Walk *w, int dirfd, const char *name, uint32_t idx)
 {
 	char list[65536];
 	ssize_t ll = x_list(dirfd, name, list, sizeof(list));
-	g_autoptr(GPtrArray) names = NULL, values = NULL;
+	g_autoptr(GPtrArray) names = NULL, values = NULL, sorted = NULL;
 	g_autoptr(GArray) lens = NULL;
 	int ret;
 
@@ -168,9 +174,22 @@ read_xattrs(Walk *w, int dirfd, const char *name, uint32_t idx)
 	if (ll == 0)
 		return 0;
 	names = g_ptr_array_new();
+	sorted = g_ptr_array_new();
 	values = g_ptr_array_new_with_free_func(g_free);
 	lens = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-	for (char *a = list; a < list + ll; a += strlen(a) + 1) {
+	/* Sorted by name: listxattr order differs between copies of a tree. */
+	{
+		g_autoptr(GPtrArray) order = g_ptr_array_new();
+
+		for (char *a = list; a < list + ll; a += strlen(a) + 1)
+			g_ptr_array_add(order, a);
+		g_ptr_array_sort(order, cmp_str_ptr);
+		for (guint i = 0; i < order->len; i++) {
+			g_ptr_array_add(sorted, order->pdata[i]);
+		}
+	}
+	for (guint ai = 0; ai < sorted->len; ai++) {
+		char *a = sorted->pdata[ai];
 		ssize_t vl = x_get(dirfd, name, a, NULL, 0);
 		void *v;
 

@@ -29,6 +29,9 @@ static const struct {
 		"socket(s) read back as regular files (libarchive) or are dropped (libisofs)" },
 	[LIMG_COMPAT_SPECIAL_LINK] = { "Linux isofs, libarchive",
 		"hard link(s) between non-regular or empty files show as separate files" },
+	[LIMG_COMPAT_LONG_TARGET] = { "libisofs (xorriso)",
+		"symlink target(s) over 1024 bytes: libisofs refuses to load such an image "
+		"unless told to skip them (xorriso -error_behavior image_loading best_effort)" },
 	[LIMG_COMPAT_MANY_DIRS] = { "path-table readers",
 		"more than 65535 directories: path table parent numbers saturate" },
 };
