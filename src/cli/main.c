@@ -13,13 +13,18 @@
 #include "cli/cli.h"
 
 static const char usage[] =
-	"Usage: fuse-layerimg COMMAND [OPTIONS] ...\n"
+	"Usage: fuse-layerimg [OPTIONS] SOURCE MOUNTPOINT\n"
+	"       fuse-layerimg COMMAND [OPTIONS] ...\n"
 	"\n"
 	"Show container image layers (directory trees) as ISO 9660 + Rock Ridge\n"
 	"images, synthesized on demand: file data is never copied, only metadata\n"
 	"is rendered.\n"
 	"\n"
+	"Without a command, mount: every layer of the store SOURCE appears as\n"
+	"MOUNTPOINT/<layer>.iso (see 'fuse-layerimg mount --help').\n"
+	"\n"
 	"Commands:\n"
+	"  mount SOURCE MOUNTPOINT   the same as without a command\n"
 	"  render DIR [-o OUT]   write the image of layer DIR to OUT (or stdout)\n"
 	"  check IMAGE DIR       read IMAGE back with an independent ISO reader\n"
 	"                        (libisofs or libarchive) and list every difference\n"
@@ -56,14 +61,13 @@ main(int argc, char **argv)
 		return limg_cmd_render(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return limg_cmd_check(argc - 1, argv + 1);
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+	if (strcmp(argv[1], "mount") == 0) {
+		argv[1] = argv[0];
+		return limg_cmd_mount(argc - 1, argv + 1);
+	}
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-		printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-		return 0;
-	}
-	fprintf(stderr, "fuse-layerimg: unknown command '%s'\n\n%s", argv[1], usage);
-	return 2;
+	return limg_cmd_mount(argc, argv);
 }
