@@ -422,7 +422,11 @@ open_beneath(int root_fd, const char *path)
 	};
 	int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
 
-	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+	/*
+	 * Paths over PATH_MAX (deep layers with long names are legal) and
+	 * kernels without openat2 take the component walk below.
+	 */
+	if (fd >= 0 || (errno != ENOSYS && errno != EPERM && errno != ENAMETOOLONG))
 		return fd < 0 ? -errno : fd;
 #endif
 	/* Fallback: one component at a time, never following a symlink. */

@@ -1,0 +1,26 @@
+# mount.sh - mount helpers for the integration tests; source after
+# functions.sh.
+#
+#	limg_mount SOURCE MNT [OPTS...]	mount (the daemon forks only once the
+#				mount is up: no sleeping), unmounted on exit
+#	limg_umount MNT		unmount (fusermount3 -u), waiting for the
+#				daemon to exit
+
+limg_mount() {
+	_src=$1 _mnt=$2
+	shift 2
+	mkdir -p "$_mnt"
+	"$LIMG" "$@" "$_src" "$_mnt" || fail "mount of $_src on $_mnt failed"
+	mountpoint -q "$_mnt" || fail "$_mnt is not a mount point after mounting"
+	cleanup_fn limg_umount_quiet "$_mnt"
+}
+
+limg_umount_quiet() {
+	mountpoint -q "$1" 2>/dev/null && fusermount3 -u "$1" 2>/dev/null
+	mountpoint -q "$1" 2>/dev/null && fusermount3 -u -z "$1" 2>/dev/null
+	return 0
+}
+
+limg_umount() {
+	fusermount3 -u "$1" || fail "fusermount3 -u $1 failed"
+}
