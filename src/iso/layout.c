@@ -323,7 +323,7 @@ find_compat(LimgLayout *l, LimgReport *report)
 		}
 		if (n->name_len >= 254)
 			what[k++] = LIMG_COMPAT_LONG_NAME;
-		if (S_ISLNK(n->mode) && n->size > 1024)
+		if (S_ISLNK(n->mode) && n->size >= 1024)
 			what[k++] = LIMG_COMPAT_LONG_TARGET;
 		limg_iso_date7(date, n->mtime.sec, &clamped);
 		if (clamped)

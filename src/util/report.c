@@ -25,12 +25,12 @@ static const struct {
 		"device number(s) with major or minor >= 256 are misread" },
 	[LIMG_COMPAT_XATTR] = { "Linux isofs, libarchive",
 		"extended attribute(s) are not visible (only libisofs reads AAIP)" },
-	[LIMG_COMPAT_SOCKET] = { "libarchive, libisofs",
-		"socket(s) read back as regular files (libarchive) or are dropped (libisofs)" },
+	[LIMG_COMPAT_SOCKET] = { "libarchive (bsdtar)",
+		"socket(s) are extracted as regular files" },
 	[LIMG_COMPAT_SPECIAL_LINK] = { "Linux isofs, libarchive",
 		"hard link(s) between non-regular or empty files show as separate files" },
 	[LIMG_COMPAT_LONG_TARGET] = { "libisofs (xorriso)",
-		"symlink target(s) over 1024 bytes: libisofs refuses to load such an image "
+		"symlink target(s) of 1024 bytes or more: libisofs refuses to load such an image "
 		"unless told to skip them (xorriso -error_behavior image_loading best_effort)" },
 	[LIMG_COMPAT_MANY_DIRS] = { "path-table readers",
 		"more than 65535 directories: path table parent numbers saturate" },

@@ -28,7 +28,7 @@ typedef enum {
 	LIMG_COMPAT_SOCKET,
 	LIMG_COMPAT_SPECIAL_LINK,  /* hard link between non-regular or empty files */
 	LIMG_COMPAT_MANY_DIRS,
-	LIMG_COMPAT_LONG_TARGET,   /* symlink target > 1024 bytes */     /* > 65535 directories: path table parent overflow */
+	LIMG_COMPAT_LONG_TARGET,   /* symlink target of 1024 bytes or more */     /* > 65535 directories: path table parent overflow */
 	LIMG_COMPAT_N
 } LimgCompat;
 
