@@ -118,7 +118,8 @@ put_padded(uint8_t *p, size_t len, const char *s, char pad)
 
 	if (n > len)
 		n = len;
-	memcpy(p, s, n);
+	if (n)
+		memcpy(p, s, n);
 	memset(p + n, pad, len - n);
 }
 

@@ -290,8 +290,8 @@ render_pvd(const LimgLayout *l, uint8_t *b)
 	/* Creation and modification: the root's mtime, never the clock. */
 	limg_iso_date17(b + 813, t);
 	limg_iso_date17(b + 830, t);
-	limg_iso_date17(b + 847, -1);
-	limg_iso_date17(b + 864, -1);
+	limg_iso_date17(b + 847, INT64_MIN);   /* expiration: not specified */
+	limg_iso_date17(b + 864, INT64_MIN);   /* effective: not specified */
 	b[881] = 1;                                  /* file structure version */
 	return 0;
 }

@@ -199,7 +199,10 @@ typedef struct {
 	const char *sig;
 	uint8_t area[SL_AREA];
 	size_t used;
+	size_t cap;          /* usable bytes of area */
+	uint8_t last_flags;  /* flags of the last component record put */
 	bool open;
+	bool mark;           /* SL: end non-final entries inside a component */
 } SlState;
 
 static int
@@ -209,6 +212,18 @@ sl_flush(SlState *st, bool more)
 
 	if (!st->open)
 		return 0;
+	/*
+	 * libarchive restarts its '/' separator at every SL entry, and Linux
+	 * adds one after a ROOT component ending an entry: end each non-final
+	 * entry inside a component. When the last record is complete, an
+	 * empty record with CONTINUE starts the next component here (RRIP
+	 * 4.1.3.1: it continues in the next entry's first record); every
+	 * reader then concatenates correctly. Two bytes are kept for it.
+	 */
+	if (more && st->mark && !(st->last_flags & SLC_CONTINUE)) {
+		st->area[st->used++] = SLC_CONTINUE;
+		st->area[st->used++] = 0;
+	}
 	p = entry_begin(st->s, 5 + st->used, st->sig);
 	if (!p)
 		return -ENOMEM;
@@ -227,31 +242,21 @@ sl_put(SlState *st, uint8_t flags, const char *text, size_t len)
 	if (len)
 		memcpy(st->area + st->used + 2, text, len);
 	st->used += 2 + len;
+	st->last_flags = flags;
 	st->open = true;
 }
 
-/* Can component @c begin in @room bytes (whole, or split if it is text)? */
-static bool
-sl_can_start(const SlComp *c, size_t room)
-{
-	if (c->flags == 0 && c->len > 0)
-		return room >= 3;
-	return room >= 2 + c->len;
-}
-
 /*
- * RRIP 1.12 4.1.3. Long targets are spread over several SL entries.
- * libarchive restarts its '/' separator at every SL entry, so a boundary
- * between two whole components loses a '/': we end an entry inside a
- * text component (CONTINUE flag) whenever we can, and Linux, libisofs and
- * NetBSD read both forms alike.
+ * RRIP 1.12 4.1.3. Long targets are spread over several SL entries; a
+ * text component that does not fit is split with the CONTINUE flag, and
+ * sl_flush() marks entries that end between components.
  */
 int
 limg_rrip_sl(LimgSusp *s, const char *target, size_t len)
 {
 	g_autofree SlComp *comps = NULL;
 	size_t nc = 0, i = 0;
-	SlState st = { .s = s, .sig = "SL" };
+	SlState st = { .s = s, .sig = "SL", .cap = SL_AREA - 2, .mark = true };
 	int ret;
 
 	comps = g_new(SlComp, len + 2);
@@ -279,32 +284,18 @@ limg_rrip_sl(LimgSusp *s, const char *target, size_t len)
 
 	for (size_t k = 0; k < nc; k++) {
 		SlComp c = comps[k];
-		const SlComp *next = k + 1 < nc ? &comps[k + 1] : NULL;
 
 		for (;;) {
-			size_t room = SL_AREA - st.used;
+			size_t room = st.cap - st.used;
 
 			if (2 + c.len <= room) {
-				size_t after = room - 2 - c.len;
-
-				/*
-				 * Whole component fits. If the next one cannot even
-				 * start here, hold back this one's last byte so the
-				 * entry ends inside a component.
-				 */
-				if (next && !sl_can_start(next, after) && c.flags == 0 && c.len >= 2) {
-					sl_put(&st, SLC_CONTINUE, c.text, c.len - 1);
-					if ((ret = sl_flush(&st, true)) < 0)
-						return ret;
-					c.text += c.len - 1;
-					c.len = 1;
-					continue;
-				}
 				sl_put(&st, c.flags, c.text, c.len);
 				break;
 			}
-			if (c.flags == 0 && room >= 3) {
-				size_t n = room - 2;
+			/* A split piece ends with CONTINUE: no marker needed. */
+			room = SL_AREA - st.used;
+			if (c.flags == 0 && c.len >= 2 && room >= 3) {
+				size_t n = MIN(room - 2, c.len - 1);
 
 				sl_put(&st, SLC_CONTINUE, c.text, n);
 				c.text += n;
@@ -349,7 +340,7 @@ al_component(SlState *st, const uint8_t *data, size_t len)
 	int ret;
 
 	for (;;) {
-		size_t room = SL_AREA - st->used;
+		size_t room = st->cap - st->used;
 
 		if (2 + len <= room && len <= 255) {
 			sl_put(st, 0, (const char *)data, len);
@@ -375,7 +366,7 @@ int
 limg_aaip_al(LimgSusp *s, size_t n, const char *const *names, const size_t *name_lens,
              const uint8_t *const *values, const uint32_t *value_lens)
 {
-	SlState st = { .s = s, .sig = "AL" };
+	SlState st = { .s = s, .sig = "AL", .cap = SL_AREA };
 	int ret;
 
 	for (size_t i = 0; i < n; i++) {
@@ -436,7 +427,7 @@ void
 limg_iso_date7(uint8_t out[7], int64_t sec, bool *clamped)
 {
 	/* 1900-01-01T00:00:00Z and 2155-12-31T23:59:59Z */
-	const int64_t lo = -2208988800LL, hi = 5880585599LL;
+	const int64_t lo = -2208988800LL, hi = 5869583999LL;
 	struct tm tm;
 	time_t t;
 
@@ -466,8 +457,8 @@ limg_iso_date17(uint8_t out[17], int64_t sec)
 	time_t t;
 	char buf[96];
 
-	if (sec < 0 || sec > 253402300799LL) {
-		/* 8.4.26.1: "not specified" */
+	/* Years 1..9999 (8.4.26.1); anything else is "not specified". */
+	if (sec < -62135596800LL || sec > 253402300799LL) {
 		memset(out, '0', 16);
 		out[16] = 0;
 		return;

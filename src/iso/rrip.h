@@ -92,7 +92,10 @@ void limg_susp_take(const LimgSusp *s, uint32_t first, uint32_t cap, LimgSuspPie
  */
 void limg_iso_date7(uint8_t out[7], int64_t sec, bool *clamped);
 
-/* Encode a time as the 17-byte form of ECMA-119 8.4.26.1, GMT. */
+/*
+ * Encode a time as the 17-byte form of ECMA-119 8.4.26.1, GMT; a time
+ * outside years 1..9999 (e.g. INT64_MIN) gives "not specified".
+ */
 void limg_iso_date17(uint8_t out[17], int64_t sec);
 
 #endif /* LIMG_RRIP_H */

@@ -27,8 +27,8 @@ typedef enum {
 	LIMG_COMPAT_XATTR,         /* extended attributes (AAIP) */
 	LIMG_COMPAT_SOCKET,
 	LIMG_COMPAT_SPECIAL_LINK,  /* hard link between non-regular or empty files */
-	LIMG_COMPAT_MANY_DIRS,
-	LIMG_COMPAT_LONG_TARGET,   /* symlink target of 1024 bytes or more */     /* > 65535 directories: path table parent overflow */
+	LIMG_COMPAT_MANY_DIRS,     /* > 65535 directories: path table parent overflow */
+	LIMG_COMPAT_LONG_TARGET,   /* symlink target of 1024 bytes or more */
 	LIMG_COMPAT_N
 } LimgCompat;
 

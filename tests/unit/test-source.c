@@ -1,0 +1,554 @@
+/*
+ * test-source.c - the directory source (source.h): scanning a layer
+ * directory built by the test under /tmp, and opening a node's content
+ * safely after the layer changed under us.
+ *
+ * Every test has a timeout: a source that opened a FIFO would hang.
+ */
+#include <config.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "source/source.h"
+#include "helpers.h"
+
+static char base[64];        /* mkdtemp directory, holds layer/ and outside/ */
+static char layer[128];
+static char outside[128];
+static int root_fd = -1;
+static LimgTree *tree;
+static LimgReport report;
+
+static void
+setup(void)
+{
+	strcpy(base, "/tmp/limg-test-source-XXXXXX");
+	cr_assert_not_null(mkdtemp(base));
+	snprintf(layer, sizeof(layer), "%s/layer", base);
+	snprintf(outside, sizeof(outside), "%s/outside", base);
+	cr_assert_eq(mkdir(layer, 0755), 0);
+	cr_assert_eq(mkdir(outside, 0755), 0);
+	root_fd = open(layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(root_fd, 0);
+	tree = NULL;
+	limg_report_init(&report);
+}
+
+static void
+teardown(void)
+{
+	g_autofree char *cmd = NULL;
+
+	if (root_fd >= 0)
+		close(root_fd);
+	limg_tree_free(tree);
+	limg_report_release(&report);
+	cmd = g_strdup_printf("rm -rf '%s'", base);
+	if (system(cmd) != 0)
+		cr_log_warn("could not remove %s", base);
+}
+
+TestSuite(source, .init = setup, .fini = teardown, .timeout = 30);
+
+/* Create @rel under the layer with @content (NULL: empty). */
+static void
+put_file(const char *rel, const char *content)
+{
+	g_autofree char *p = g_strdup_printf("%s/%s", layer, rel);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	cr_assert_geq(fd, 0, "create %s: %s", p, strerror(errno));
+	if (content)
+		cr_assert_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
+}
+
+static void
+put_dir(const char *rel)
+{
+	g_autofree char *p = g_strdup_printf("%s/%s", layer, rel);
+
+	cr_assert_eq(mkdir(p, 0755), 0, "mkdir %s: %s", p, strerror(errno));
+}
+
+static void
+put_symlink(const char *rel, const char *target)
+{
+	g_autofree char *p = g_strdup_printf("%s/%s", layer, rel);
+
+	cr_assert_eq(symlink(target, p), 0, "symlink %s: %s", p, strerror(errno));
+}
+
+static void
+put_fifo(const char *rel)
+{
+	g_autofree char *p = g_strdup_printf("%s/%s", layer, rel);
+
+	cr_assert_eq(mkfifo(p, 0644), 0, "mkfifo %s: %s", p, strerror(errno));
+}
+
+static char *
+lpath(const char *rel)
+{
+	return g_strdup_printf("%s/%s", layer, rel);
+}
+
+static void
+scan(void)
+{
+	uint64_t skipped = 99;
+
+	limg_tree_free(tree);
+	tree = NULL;
+	cr_assert_eq(limg_source_dir_scan(root_fd, NULL, &report, &tree, &skipped), 0);
+	cr_assert_not_null(tree);
+	cr_expect_eq(skipped, 0);
+}
+
+/* The node at relative path @rel, or LIMG_NONE. */
+static uint32_t
+find(const char *rel)
+{
+	for (uint32_t i = 0; i < tree->n_nodes; i++) {
+		g_autofree char *p = limg_tree_path(tree, i);
+
+		if (strcmp(p, rel) == 0)
+			return i;
+	}
+	return LIMG_NONE;
+}
+
+static uint32_t
+must_find(const char *rel)
+{
+	uint32_t i = find(rel);
+
+	cr_assert_neq(i, LIMG_NONE, "no node %s", rel);
+	return i;
+}
+
+/* tree.h: children contiguous, sorted bytewise, parents right, all reachable. */
+static void
+expect_tree_invariant(void)
+{
+	g_autofree uint32_t *owner = g_new0(uint32_t, tree->n_nodes);
+
+	cr_assert_gt(tree->n_nodes, 0);
+	cr_expect(S_ISDIR(tree->nodes[0].mode));
+	for (uint32_t d = 0; d < tree->n_nodes; d++) {
+		const LimgNode *dn = &tree->nodes[d];
+
+		if (!S_ISDIR(dn->mode)) {
+			cr_expect_eq(dn->nchildren, 0);
+			continue;
+		}
+		cr_assert_leq((uint64_t)dn->first_child + dn->nchildren, tree->n_nodes);
+		for (uint32_t c = dn->first_child; c < dn->first_child + dn->nchildren; c++) {
+			const LimgNode *cn = &tree->nodes[c];
+
+			cr_expect_gt(c, 0);
+			cr_expect_eq(cn->parent, d);
+			cr_expect_eq(owner[c], 0, "node %u listed twice", c);
+			owner[c] = d + 1;
+			if (c > dn->first_child) {
+				const LimgNode *pn = &tree->nodes[c - 1];
+				size_t n = pn->name_len < cn->name_len ? pn->name_len : cn->name_len;
+				int r = memcmp(limg_tree_name(tree, pn), limg_tree_name(tree, cn), n);
+
+				cr_expect(r < 0 || (r == 0 && pn->name_len < cn->name_len),
+				          "%s before %s", limg_tree_name(tree, pn), limg_tree_name(tree, cn));
+			}
+		}
+	}
+	for (uint32_t i = 1; i < tree->n_nodes; i++)
+		cr_expect_neq(owner[i], 0, "node %u is nobody's child", i);
+}
+
+/* ------------------------------------------------------------ scan */
+
+Test(source, scan_sorts_children_bytewise)
+{
+	static const char *const want[] = { "B", "Z", "_", "a", "b", "\xc3\xa9" };
+	const LimgNode *r;
+
+	put_file("b", NULL);
+	put_file("\xc3\xa9", NULL);
+	put_file("a", NULL);
+	put_file("Z", NULL);
+	put_dir("B");
+	put_file("_", NULL);
+	put_file("B/y", "1");
+	put_file("B/x", "22");
+	scan();
+	expect_tree_invariant();
+	r = &tree->nodes[0];
+	cr_assert_eq(r->nchildren, 6);
+	for (uint32_t i = 0; i < 6; i++)
+		cr_expect_str_eq(limg_tree_name(tree, &tree->nodes[r->first_child + i]), want[i]);
+	cr_expect_eq(tree->n_nodes, 9);
+	cr_expect_eq(tree->nodes[must_find("B/x")].size, 2);
+	cr_expect(S_ISDIR(tree->nodes[must_find("B")].mode));
+}
+
+Test(source, scan_records_metadata)
+{
+	g_autofree char *p = lpath("f");
+	struct timespec ts[2] = { { 1000000000, 123456789 }, { 1000000000, 123456789 } };
+	struct stat st;
+	const LimgNode *n;
+
+	put_file("f", "hello");
+	cr_assert_eq(chown(p, 1234, 5678), 0);
+	cr_assert_eq(chmod(p, 04751), 0);
+	cr_assert_eq(utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW), 0);
+	cr_assert_eq(lstat(p, &st), 0);
+	scan();
+	n = &tree->nodes[must_find("f")];
+	cr_expect_eq(n->mode, S_IFREG | 04751);
+	cr_expect_eq(n->uid, 1234);
+	cr_expect_eq(n->gid, 5678);
+	cr_expect_eq(n->size, 5);
+	cr_expect_eq(n->mtime.sec, 1000000000);
+	cr_expect_eq(n->mtime.nsec, 123456789);
+	cr_expect_eq(n->ino, st.st_ino);
+	cr_expect_eq(n->dev, st.st_dev);
+	cr_expect_eq(n->nlink, 1);
+}
+
+Test(source, symlinks_are_recorded_and_never_followed)
+{
+	g_autofree char *secret = g_strdup_printf("%s/secret", outside);
+	int fd;
+	uint32_t i;
+
+	fd = open(secret, O_WRONLY | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	put_dir("d");
+	put_symlink("escape", outside);          /* to a directory outside the layer */
+	put_symlink("d/up", "..");               /* to a directory inside */
+	put_symlink("dangling", "no/such/target/");
+	put_symlink("etcpw", "/etc/passwd");
+	scan();
+	expect_tree_invariant();
+	i = must_find("escape");
+	cr_expect(S_ISLNK(tree->nodes[i].mode));
+	cr_expect_str_eq(limg_tree_target(tree, &tree->nodes[i]), outside);
+	cr_expect_eq(tree->nodes[i].size, strlen(outside));
+	cr_expect_eq(tree->nodes[i].nchildren, 0);
+	cr_expect_str_eq(limg_tree_target(tree, &tree->nodes[must_find("d/up")]), "..");
+	cr_expect_str_eq(limg_tree_target(tree, &tree->nodes[must_find("dangling")]),
+	                 "no/such/target/");
+	cr_expect_str_eq(limg_tree_target(tree, &tree->nodes[must_find("etcpw")]), "/etc/passwd");
+	cr_expect_eq(find("escape/secret"), LIMG_NONE, "walked through a symlink");
+	for (uint32_t k = 0; k < tree->n_nodes; k++)
+		cr_expect_str_neq(limg_tree_name(tree, &tree->nodes[k]), "secret");
+	cr_expect_eq(tree->n_nodes, 6);
+}
+
+Test(source, fifo_is_a_node_and_never_opened)
+{
+	const LimgNode *n;
+
+	put_fifo("pipe");
+	put_dir("d");
+	put_fifo("d/pipe2");
+	put_file("z", "data");
+	scan();
+	expect_tree_invariant();
+	n = &tree->nodes[must_find("pipe")];
+	cr_expect(S_ISFIFO(n->mode));
+	cr_expect_eq(n->size, 0);
+	cr_expect(S_ISFIFO(tree->nodes[must_find("d/pipe2")].mode));
+	cr_expect_eq(limg_source_open_node(root_fd, tree, must_find("pipe")), -EINVAL,
+	             "only regular files are opened");
+}
+
+Test(source, socket_is_a_node)
+{
+	g_autofree char *p = lpath("sock");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	cr_assert_geq(s, 0);
+	cr_assert_lt(strlen(p), sizeof(sa.sun_path));
+	strcpy(sa.sun_path, p);
+	cr_assert_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(s);
+	scan();
+	cr_expect(S_ISSOCK(tree->nodes[must_find("sock")].mode));
+}
+
+Test(source, devices_keep_major_and_minor)
+{
+	g_autofree char *p1 = lpath("wh"), *p2 = lpath("wide");
+	const LimgNode *n;
+
+	if (mknod(p1, S_IFCHR | 0600, makedev(0, 0)) != 0 ||
+	    mknod(p2, S_IFBLK | 0600, makedev(259, 65536)) != 0)
+		cr_skip_test("mknod not permitted here: %s", strerror(errno));
+	scan();
+	n = &tree->nodes[must_find("wh")];
+	cr_expect(S_ISCHR(n->mode));
+	cr_expect_eq(n->rdev_major, 0);
+	cr_expect_eq(n->rdev_minor, 0);
+	n = &tree->nodes[must_find("wide")];
+	cr_expect(S_ISBLK(n->mode));
+	cr_expect_eq(n->rdev_major, 259);
+	cr_expect_eq(n->rdev_minor, 65536);
+	cr_expect_eq(n->size, 0);
+}
+
+Test(source, hard_links_share_an_inode)
+{
+	g_autofree char *a = lpath("a"), *b = lpath("d/b");
+	const LimgNode *x, *y;
+
+	put_dir("d");
+	put_file("a", "shared");
+	cr_assert_eq(link(a, b), 0);
+	scan();
+	x = &tree->nodes[must_find("a")];
+	y = &tree->nodes[must_find("d/b")];
+	cr_expect_eq(x->ino, y->ino);
+	cr_expect_eq(x->dev, y->dev);
+	cr_expect_eq(x->nlink, 2);
+	cr_expect_eq(y->nlink, 2);
+}
+
+Test(source, xattrs_are_recorded)
+{
+	g_autofree char *p = lpath("f");
+	size_t cursor = 0, nl;
+	const char *name;
+	const uint8_t *value;
+	uint32_t vl;
+	bool found = false;
+
+	put_file("f", NULL);
+	if (lsetxattr(p, "user.limg", "v\0x", 3, 0) != 0)
+		cr_skip_test("user xattrs not supported here: %s", strerror(errno));
+	scan();
+	while (limg_tree_xattr_next(tree, &tree->nodes[must_find("f")], &cursor, &name, &nl,
+	                            &value, &vl)) {
+		if (nl == 9 && memcmp(name, "user.limg", 9) == 0) {
+			found = true;
+			cr_expect_eq(vl, 3);
+			cr_expect_arr_eq(value, "v\0x", 3);
+		}
+	}
+	cr_expect(found);
+}
+
+Test(source, depth_limit_leaves_deep_contents_out_with_a_warning)
+{
+	LimgScanOptions o = { .xattrs = false, .max_depth = 2 };
+	uint64_t skipped = 0;
+
+	put_dir("a");
+	put_dir("a/b");
+	put_dir("a/b/c");
+	put_dir("a/b/c/d");
+	put_file("a/b/c/d/deep", "x");
+	cr_assert_eq(limg_source_dir_scan(root_fd, &o, &report, &tree, &skipped), 0);
+	expect_tree_invariant();
+	cr_expect_neq(find("a"), LIMG_NONE);
+	cr_expect_eq(find("a/b/c/d/deep"), LIMG_NONE);
+	cr_expect_gt(skipped, 0);
+	cr_expect_gt(report.warnings->len, 0);
+}
+
+Test(source, scan_of_a_file_is_enotdir)
+{
+	g_autofree char *p = lpath("f");
+	int fd;
+
+	put_file("f", "x");
+	fd = open(p, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	cr_expect_eq(limg_source_dir_scan(fd, NULL, &report, &tree, NULL), -ENOTDIR);
+	cr_expect_null(tree);
+	close(fd);
+}
+
+/* ------------------------------------------------------------ open_node */
+
+static void
+expect_reads(int fd, const char *content)
+{
+	char buf[256];
+	ssize_t n;
+
+	cr_assert_geq(fd, 0, "open_node: %d", fd);
+	n = pread(fd, buf, sizeof(buf), 0);
+	cr_expect_eq(n, (ssize_t)strlen(content));
+	cr_expect_arr_eq(buf, content, strlen(content));
+	close(fd);
+}
+
+Test(source, open_node_gives_a_working_fd)
+{
+	put_dir("d");
+	put_dir("d/e");
+	put_file("d/e/f", "hello, layer");
+	put_file("top", "top");
+	scan();
+	expect_reads(limg_source_open_node(root_fd, tree, must_find("d/e/f")), "hello, layer");
+	expect_reads(limg_source_open_node(root_fd, tree, must_find("top")), "top");
+}
+
+Test(source, open_node_refuses_non_regular_nodes)
+{
+	put_dir("d");
+	put_symlink("l", "d");
+	scan();
+	cr_expect_eq(limg_source_open_node(root_fd, tree, must_find("d")), -EINVAL);
+	cr_expect_eq(limg_source_open_node(root_fd, tree, must_find("l")), -EINVAL);
+	cr_expect_eq(limg_source_open_node(root_fd, tree, 0), -EINVAL);
+}
+
+Test(source, open_node_estale_after_replacement_by_symlink)
+{
+	g_autofree char *p = lpath("f"), *tmp = lpath("f.new");
+	int fd;
+
+	put_file("f", "content");
+	scan();
+	cr_assert_eq(symlink("/etc/passwd", tmp), 0);
+	cr_assert_eq(rename(tmp, p), 0);
+	fd = limg_source_open_node(root_fd, tree, must_find("f"));
+	cr_expect_eq(fd, -ESTALE);
+	if (fd >= 0)
+		close(fd);
+}
+
+Test(source, open_node_estale_after_replacement_by_fifo)
+{
+	g_autofree char *p = lpath("f"), *tmp = lpath("f.new");
+	int fd;
+
+	put_file("f", "content");
+	scan();
+	cr_assert_eq(mkfifo(tmp, 0644), 0);
+	cr_assert_eq(rename(tmp, p), 0);
+	fd = limg_source_open_node(root_fd, tree, must_find("f"));   /* must not hang */
+	cr_expect_eq(fd, -ESTALE);
+	if (fd >= 0)
+		close(fd);
+}
+
+Test(source, open_node_estale_after_replacement_by_another_file)
+{
+	g_autofree char *p = lpath("f"), *tmp = lpath("f.new");
+	struct stat st;
+	struct timespec ts[2];
+	int fd;
+
+	put_file("f", "content");
+	scan();
+	cr_assert_eq(stat(p, &st), 0);
+	/* Same size and mtime, different inode. */
+	put_file("f.new", "CONTENT");
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	cr_assert_eq(utimensat(AT_FDCWD, tmp, ts, 0), 0);
+	cr_assert_eq(rename(tmp, p), 0);
+	fd = limg_source_open_node(root_fd, tree, must_find("f"));
+	cr_expect_eq(fd, -ESTALE);
+	if (fd >= 0)
+		close(fd);
+}
+
+Test(source, open_node_estale_after_size_change)
+{
+	g_autofree char *p = lpath("f");
+	int fd;
+
+	put_file("f", "content");
+	scan();
+	fd = open(p, O_WRONLY | O_APPEND);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "more", 4), 4);
+	close(fd);
+	fd = limg_source_open_node(root_fd, tree, must_find("f"));
+	cr_expect_eq(fd, -ESTALE);
+	if (fd >= 0)
+		close(fd);
+}
+
+Test(source, open_node_estale_after_mtime_change)
+{
+	g_autofree char *p = lpath("f");
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 1234567890, 0 } };
+	int fd;
+
+	put_file("f", "content");
+	scan();
+	cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0);
+	fd = limg_source_open_node(root_fd, tree, must_find("f"));
+	cr_expect_eq(fd, -ESTALE);
+	if (fd >= 0)
+		close(fd);
+}
+
+Test(source, open_node_estale_after_removal)
+{
+	g_autofree char *p = lpath("d/f"), *d = lpath("d");
+	int fd;
+
+	put_dir("d");
+	put_file("d/f", "content");
+	scan();
+	cr_assert_eq(unlink(p), 0);
+	cr_assert_eq(rmdir(d), 0);
+	fd = limg_source_open_node(root_fd, tree, must_find("d/f"));
+	cr_expect_eq(fd, -ESTALE);
+	if (fd >= 0)
+		close(fd);
+}
+
+Test(source, open_node_does_not_escape_through_a_swapped_parent)
+{
+	/*
+	 * The same inode is reachable outside the layer (a hard link made
+	 * before the scan, so ctime matches): if open followed the symlink
+	 * that replaces d/, every identity check would pass. It must refuse.
+	 */
+	g_autofree char *f = lpath("d/f"), *d = lpath("d"), *moved = lpath("d.old");
+	g_autofree char *out = g_strdup_printf("%s/f", outside);
+	int fd;
+
+	put_dir("d");
+	put_file("d/f", "inside");
+	cr_assert_eq(link(f, out), 0);
+	scan();
+	cr_assert_eq(rename(d, moved), 0);
+	cr_assert_eq(symlink(outside, d), 0);
+	fd = limg_source_open_node(root_fd, tree, must_find("d/f"));
+	cr_expect_eq(fd, -ESTALE, "opened the file through a symlinked parent (fd %d)", fd);
+	if (fd >= 0)
+		close(fd);
+}
+
+Test(source, open_node_does_not_escape_through_a_relative_symlinked_parent)
+{
+	g_autofree char *f = lpath("d/f"), *d = lpath("d"), *moved = lpath("d.old");
+	g_autofree char *out = g_strdup_printf("%s/f", outside);
+	int fd;
+
+	put_dir("d");
+	put_file("d/f", "inside");
+	cr_assert_eq(link(f, out), 0);
+	scan();
+	cr_assert_eq(rename(d, moved), 0);
+	cr_assert_eq(symlink("../outside", d), 0);
+	fd = limg_source_open_node(root_fd, tree, must_find("d/f"));
+	cr_expect_eq(fd, -ESTALE, "opened the file through a symlinked parent (fd %d)", fd);
+	if (fd >= 0)
+		close(fd);
+}
