@@ -39,6 +39,19 @@ static const char mount_usage[] =
 	"  -o layer=NAME:PATH     also serve directory PATH as NAME.iso (repeatable)\n"
 	"  -o noxattrs            do not carry extended attributes into images\n"
 	"  -o attr_timeout=SECS   how long the kernel caches image attributes (1)\n"
+	"  -o workers=N           background layout threads (default: half the\n"
+	"                         cores, at least 1; 0: lay out on first use only)\n"
+	"  -o settle=MS           a new layer is laid out once nothing in it changed\n"
+	"                         for MS milliseconds (default 2000)\n"
+	"  -o cache_mem=SIZE      memory for rendered metadata blocks, all images\n"
+	"                         together, LRU (default 256M; K, M, G suffixes)\n"
+	"  -o cache_dir=DIR       persistent layouts (default /var/cache/fuse-layerimg\n"
+	"                         for root, else $XDG_CACHE_HOME/fuse-layerimg)\n"
+	"  -o nocache_dir         keep layouts in memory only\n"
+	"  -o verify=open|walk    after a restart, how a cached layout is trusted:\n"
+	"                         open (default): reuse it while the layer directory\n"
+	"                         is unchanged, and check every file when it is\n"
+	"                         opened; walk: walk every layer again\n"
 	"  -f                     stay in the foreground (log to stderr, not syslog)\n"
 	"  -d                     debug: foreground, log every FUSE request\n"
 	"  -s                     single-threaded\n"
@@ -62,6 +75,12 @@ typedef struct {
 	int noxattrs;
 	double attr_timeout;
 	int nonopt;
+	int workers;
+	unsigned settle;
+	char *cache_mem;
+	char *cache_dir;
+	int nocache_dir;
+	char *verify;
 } MountConf;
 
 enum { KEY_LAYER, KEY_HELP, KEY_VERSION };
@@ -70,6 +89,12 @@ static const struct fuse_opt mount_opts[] = {
 	FUSE_OPT_KEY("layer=", KEY_LAYER),
 	{ "noxattrs", offsetof(MountConf, noxattrs), 1 },
 	{ "attr_timeout=%lf", offsetof(MountConf, attr_timeout), 0 },
+	{ "workers=%d", offsetof(MountConf, workers), 0 },
+	{ "settle=%u", offsetof(MountConf, settle), 0 },
+	{ "cache_mem=%s", offsetof(MountConf, cache_mem), 0 },
+	{ "cache_dir=%s", offsetof(MountConf, cache_dir), 0 },
+	{ "nocache_dir", offsetof(MountConf, nocache_dir), 1 },
+	{ "verify=%s", offsetof(MountConf, verify), 0 },
 	FUSE_OPT_END
 };
 
@@ -93,12 +118,57 @@ opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 	return 1;
 }
 
+/* "256M" -> bytes; 0 on a bad value. */
+static size_t
+parse_size(const char *s)
+{
+	char *end;
+	double v = g_ascii_strtod(s, &end);
+
+	if (end == s || v <= 0)
+		return 0;
+	switch (*end) {
+	case 'k': case 'K': v *= 1024; end++; break;
+	case 'm': case 'M': v *= 1024 * 1024; end++; break;
+	case 'g': case 'G': v *= 1024.0 * 1024 * 1024; end++; break;
+	default: break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end++;
+	if (*end == 'B')
+		end++;
+	return *end ? 0 : (size_t)v;
+}
+
+/* The cache directory to use, created if needed; NULL: memory only. */
+static char *
+cache_dir_for(const MountConf *c)
+{
+	g_autofree char *dir = NULL;
+
+	if (c->nocache_dir)
+		return NULL;
+	if (c->cache_dir)
+		dir = g_strdup(c->cache_dir);
+	else if (geteuid() == 0)
+		dir = g_strdup("/var/cache/fuse-layerimg");
+	else
+		dir = g_build_filename(g_get_user_cache_dir(), "fuse-layerimg", NULL);
+	if (g_mkdir_with_parents(dir, 0700) < 0 || access(dir, W_OK) < 0) {
+		fprintf(stderr, PROG ": warning: cache directory %s: %s; keeping layouts in "
+		        "memory only\n", dir, g_strerror(errno));
+		return NULL;
+	}
+	return g_canonicalize_filename(dir, NULL);
+}
+
 int
 limg_cmd_mount(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
-	MountConf conf = { .attr_timeout = 1.0 };
+	MountConf conf = { .attr_timeout = 1.0, .workers = -1, .settle = 2000 };
+	g_autofree char *cache_dir = NULL;
 	LimgFsOptions fsopts = { 0 };
 	g_autoptr(GError) error = NULL;
 	struct fuse_session *se = NULL;
@@ -148,6 +218,25 @@ limg_cmd_mount(int argc, char **argv)
 	}
 	fsopts.xattrs = !conf.noxattrs;
 	fsopts.attr_timeout = conf.attr_timeout;
+	fsopts.workers = conf.workers >= 0 ? (unsigned)conf.workers :
+	                 MAX(1u, g_get_num_processors() / 2);
+	fsopts.settle_ms = conf.settle;
+	fsopts.foreground = opts.foreground;
+	if (conf.cache_mem && !(fsopts.cache_mem = parse_size(conf.cache_mem))) {
+		fprintf(stderr, PROG ": cache_mem=%s: expected a size like 64M\n", conf.cache_mem);
+		limg_store_free(store);
+		status = 2;
+		goto out_args;
+	}
+	if (conf.verify && strcmp(conf.verify, "open") != 0 && strcmp(conf.verify, "walk") != 0) {
+		fprintf(stderr, PROG ": verify=%s: expected open or walk\n", conf.verify);
+		limg_store_free(store);
+		status = 2;
+		goto out_args;
+	}
+	fsopts.verify_walk = conf.verify && strcmp(conf.verify, "walk") == 0;
+	cache_dir = cache_dir_for(&conf);
+	fsopts.cache_dir = cache_dir;
 	fs = limg_fs_new(store, &fsopts);
 
 	fuse_opt_add_arg(&args, LIMG_FS_MAX_READ_OPT);
@@ -189,6 +278,9 @@ out_fs:
 out_args:
 	free(opts.mountpoint);
 	g_free(conf.source);
+	g_free(conf.cache_mem);
+	g_free(conf.cache_dir);
+	g_free(conf.verify);
 	g_ptr_array_free(conf.layers, TRUE);
 	fuse_opt_free_args(&args);
 	return status;

@@ -17,6 +17,9 @@
 
 #include <glib.h>
 
+#include "cache/blockcache.h"
+#include "cache/persist.h"
+#include "cache/precompute.h"
 #include "fuse/fs.h"
 #include "iso/layout.h"
 #include "iso/render.h"
@@ -59,8 +62,6 @@ struct Gen {
 	LimgLayout *layout;
 	int root_fd;
 	uint64_t number;
-	uint32_t n_meta;
-	gpointer *meta;         /* rendered blocks, installed atomically */
 };
 
 typedef struct {
@@ -81,6 +82,13 @@ typedef struct {
 	gint64 read_errors;
 	gint64 source_changes;
 	gint64 layout_usec;
+	gint64 walks;
+	gint64 walk_usec;
+	gint64 disk_hits;
+	gint64 disk_misses;
+	gint64 disk_rejected;
+	gint64 disk_writes;
+	gint64 entries_laid_out;
 } Stats;
 
 struct LimgFs {
@@ -96,6 +104,10 @@ struct LimgFs {
 	FdSlot slots[FD_SLOTS];
 	uint64_t clock;
 	Stats stats;            /* atomics */
+	LimgBlockCache *blocks;
+	LimgPrecompute *pre;
+	gint disk_off;          /* atomic: cache dir unusable, memory only */
+	gint64 started_us;
 };
 
 typedef struct {
@@ -214,46 +226,127 @@ gen_unref(Gen *g)
 	if (!g || !g_atomic_int_dec_and_test(&g->ref))
 		return;
 	fd_purge_gen(g->fs, g);
-	for (uint32_t i = 0; i < g->n_meta; i++)
-		g_free(g->meta[i]);
-	g_free(g->meta);
+	limg_block_cache_drop_owner(g->fs->blocks, g);
 	limg_layout_unref(g->layout);
 	close(g->root_fd);
 	g_free(g);
 }
 
-/* Rendered metadata block @lba of @g, rendered on first use. */
-static const uint8_t *
-gen_meta_block(Gen *g, uint32_t lba)
+static int
+render_gen_block(gconstpointer owner, uint32_t lba, uint8_t *buf)
 {
-	gpointer b = g_atomic_pointer_get(&g->meta[lba]);
-	uint8_t *fresh;
+	const Gen *g = owner;
+	int ret = limg_render_block(g->layout, lba, buf);
 
-	if (b)
-		return b;
-	fresh = g_malloc(ISO_BLOCK_SIZE);
-	if (limg_render_block(g->layout, lba, fresh) < 0) {
-		g_free(fresh);
-		return NULL;
-	}
-	if (!g_atomic_pointer_compare_and_exchange(&g->meta[lba], NULL, fresh)) {
-		g_free(fresh);   /* another thread won; same bytes */
-		return g_atomic_pointer_get(&g->meta[lba]);
-	}
-	stat_add(&g->fs->stats.meta_rendered, 1);
-	return fresh;
+	if (ret == 0)
+		stat_add(&g->fs->stats.meta_rendered, 1);
+	return ret;
 }
 
-/* Walk and lay out @info's layer. Returns a new generation or NULL. */
-static Gen *
-gen_build(LimgFs *fs, Image *img, const LimgLayerInfo *info, uint64_t number, int *err)
+/* Metadata block @lba of @g from the block cache (a new reference). */
+static GBytes *
+gen_meta_block(Gen *g, uint32_t lba)
+{
+	return limg_block_cache_get(g->fs->blocks, g, lba, render_gen_block);
+}
+
+/* Newest ctime in @t (seconds): a layer still being written is young. */
+static int64_t
+tree_newest_ctime(const LimgTree *t)
+{
+	int64_t newest = INT64_MIN;
+
+	for (uint32_t i = 0; i < t->n_nodes; i++)
+		newest = MAX(newest, t->nodes[i].ctime.sec);
+	return newest;
+}
+
+static void
+disk_cache_failed(LimgFs *fs, const char *what, int err)
+{
+	if (g_atomic_int_compare_and_exchange(&fs->disk_off, 0, 1))
+		limg_log(LIMG_LOG_WARN, "cache directory %s: %s: %s; continuing with the "
+		         "memory cache only", fs->opts.cache_dir, what, g_strerror(-err));
+}
+
+/*
+ * The tree of @info's layer: from the disk cache when it holds this
+ * layer's identity and fingerprint (and the policy trusts it), else by a
+ * walk. With @settle_ms, a walked tree whose newest change is younger
+ * than that is refused (-EAGAIN, *retry_at_us set): the layer is still
+ * being extracted.
+ */
+static int
+gen_tree(LimgFs *fs, Image *img, const LimgLayerInfo *info, int fd, const LimgPersistKey *key,
+         bool allow_disk, uint32_t settle_ms, int64_t *retry_at_us, LimgTree **out,
+         bool *from_disk)
 {
 	LimgScanOptions sopts = { .xattrs = fs->opts.xattrs };
-	LimgTree *tree = NULL;
-	LimgLayout *layout = NULL;
 	LimgReport report;
 	uint64_t skipped = 0;
+	gint64 t0;
+	int ret;
+
+	*from_disk = false;
+	if (allow_disk && fs->opts.cache_dir && !fs->opts.verify_walk &&
+	    !g_atomic_int_get(&fs->disk_off)) {
+		ret = limg_persist_load(fs->opts.cache_dir, key, out);
+		if (ret == 0) {
+			stat_add(&fs->stats.disk_hits, 1);
+			*from_disk = true;
+			return 0;
+		}
+		if (ret == -ENOENT) {
+			stat_add(&fs->stats.disk_misses, 1);
+		} else {
+			stat_add(&fs->stats.disk_rejected, 1);
+			limg_log(LIMG_LOG_INFO, "%s.iso: cached layout %s; walking the layer again",
+			         img->name, ret == -ESTALE ? "is for another version of the layer" :
+			         ret == -EBADMSG ? "is truncated, corrupt or of an older format" :
+			         g_strerror(-ret));
+		}
+	}
+	t0 = g_get_monotonic_time();
+	limg_report_init(&report);
+	ret = limg_source_dir_scan(fd, &sopts, &report, out, &skipped);
+	for (guint i = 0; i < report.warnings->len; i++)
+		limg_log(LIMG_LOG_WARN, "%s.iso: %s", img->name, (char *)report.warnings->pdata[i]);
+	limg_report_release(&report);
+	stat_add(&fs->stats.walks, 1);
+	stat_add(&fs->stats.walk_usec, g_get_monotonic_time() - t0);
+	if (ret < 0) {
+		limg_log(LIMG_LOG_ERR, "%s.iso: %s: %s", img->name, info->path, g_strerror(-ret));
+		return ret;
+	}
+	if (settle_ms) {
+		int64_t age_ms = ((int64_t)g_get_real_time() / 1000) -
+		                 tree_newest_ctime(*out) * 1000;
+
+		if (age_ms < (int64_t)settle_ms) {
+			limg_tree_free(*out);
+			*out = NULL;
+			*retry_at_us = g_get_monotonic_time() +
+			               ((int64_t)settle_ms - MAX(age_ms, 0)) * 1000 + 1000;
+			return -EAGAIN;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Lay out @info's layer. Returns a new generation, or NULL with *err set
+ * (-EAGAIN: not settled, see gen_tree()).
+ */
+static Gen *
+gen_build(LimgFs *fs, Image *img, const LimgLayerInfo *info, uint64_t number,
+          uint32_t settle_ms, int64_t *retry_at_us, int *err)
+{
+	LimgTree *tree = NULL;
+	LimgLayout *layout = NULL;
+	LimgPersistKey key;
+	LimgReport report;
 	gint64 t0 = g_get_monotonic_time();
+	bool from_disk = false;
 	Gen *g;
 	int fd, ret;
 
@@ -263,12 +356,22 @@ gen_build(LimgFs *fs, Image *img, const LimgLayerInfo *info, uint64_t number, in
 		limg_log(LIMG_LOG_ERR, "%s: %s: %s", img->name, info->path, g_strerror(errno));
 		return NULL;
 	}
-	limg_report_init(&report);
-	ret = limg_source_dir_scan(fd, &sopts, &report, &tree, &skipped);
-	for (guint i = 0; i < report.warnings->len; i++)
-		limg_log(LIMG_LOG_WARN, "%s.iso: %s", img->name, (char *)report.warnings->pdata[i]);
+	ret = limg_persist_key_from_fd(&key, info->path, fd);
 	if (ret == 0)
-		ret = limg_layout_build(tree, NULL, &report, &layout);
+		/*
+		 * Only the first generation may come from the disk cache: a
+		 * rebuild means the layer changed, and its directory's
+		 * fingerprint does not see changes below the top level.
+		 */
+		ret = gen_tree(fs, img, info, fd, &key, number == 1, settle_ms, retry_at_us,
+		               &tree, &from_disk);
+	if (ret < 0) {
+		close(fd);
+		*err = ret;
+		return NULL;
+	}
+	limg_report_init(&report);
+	ret = limg_layout_build(tree, NULL, &report, &layout);
 	for (guint i = 0; i < report.errors->len; i++)
 		limg_log(LIMG_LOG_ERR, "%s.iso: %s", img->name, (char *)report.errors->pdata[i]);
 	limg_report_release(&report);
@@ -278,19 +381,26 @@ gen_build(LimgFs *fs, Image *img, const LimgLayerInfo *info, uint64_t number, in
 		*err = ret;
 		return NULL;
 	}
+	if (!from_disk && fs->opts.cache_dir && !g_atomic_int_get(&fs->disk_off)) {
+		ret = limg_persist_save(fs->opts.cache_dir, &key, limg_layout_tree(layout), NULL);
+		if (ret < 0)
+			disk_cache_failed(fs, "cannot save a layout", ret);
+		else
+			stat_add(&fs->stats.disk_writes, 1);
+	}
 	g = g_new0(Gen, 1);
 	g->ref = 1;
 	g->fs = fs;
 	g->layout = layout;
 	g->root_fd = fd;
 	g->number = number;
-	g->n_meta = limg_layout_meta_blocks(layout);
-	g->meta = g_new0(gpointer, g->n_meta);
 	stat_add(&fs->stats.layouts, 1);
 	stat_add(&fs->stats.layout_usec, g_get_monotonic_time() - t0);
+	stat_add(&fs->stats.entries_laid_out, limg_layout_tree(layout)->n_nodes);
 	limg_log(LIMG_LOG_DEBUG, "%s.iso: generation %" G_GUINT64_FORMAT ", %u entries, "
-	         "%" G_GUINT64_FORMAT " bytes", img->name, number,
-	         limg_layout_tree(layout)->n_nodes, limg_layout_size(layout));
+	         "%" G_GUINT64_FORMAT " bytes%s", img->name, number,
+	         limg_layout_tree(layout)->n_nodes, limg_layout_size(layout),
+	         from_disk ? " (from the disk cache)" : "");
 	return g;
 }
 
@@ -316,7 +426,7 @@ inval_thread(gpointer data)
  * build. Returns a reference, or NULL with *err set.
  */
 static Gen *
-image_gen(LimgFs *fs, Image *img, int *err)
+image_gen_settled(LimgFs *fs, Image *img, uint32_t settle_ms, int64_t *retry_at_us, int *err)
 {
 	g_autoptr(LimgLayerInfo) info = limg_store_lookup(fs->store, img->name);
 	Gen *g, *old = NULL;
@@ -348,11 +458,13 @@ image_gen(LimgFs *fs, Image *img, int *err)
 	invalidate = img->gen != NULL;
 	g_mutex_unlock(&img->lock);
 
-	g = gen_build(fs, img, info, number, err);
+	g = gen_build(fs, img, info, number, settle_ms, retry_at_us, err);
 
 	g_mutex_lock(&img->lock);
 	img->building = false;
-	if (g) {
+	if (!g && *err == -EAGAIN) {
+		/* Not settled: nothing to record; a request will build it. */
+	} else if (g) {
 		old = img->gen;
 		img->gen = gen_ref(g);
 		img->stale = false;
@@ -374,6 +486,14 @@ image_gen(LimgFs *fs, Image *img, int *err)
 		g_thread_unref(g_thread_new("limg-inval", inval_thread, j));
 	}
 	return g;
+}
+
+static Gen *
+image_gen(LimgFs *fs, Image *img, int *err)
+{
+	int64_t unused;
+
+	return image_gen_settled(fs, img, 0, &unused, err);
 }
 
 static void
@@ -486,7 +606,9 @@ static char *
 stats_text(LimgFs *fs)
 {
 	GString *s = g_string_new(NULL);
-	guint known, ready = 0;
+	guint known, ready = 0, failed = 0, building = 0;
+	LimgBlockCacheStats bc;
+	LimgPrecomputeStats ps;
 
 	g_mutex_lock(&fs->lock);
 	known = fs->by_ino->len;
@@ -495,9 +617,13 @@ stats_text(LimgFs *fs)
 
 		g_mutex_lock(&img->lock);
 		ready += img->gen != NULL;
+		failed += img->gen == NULL && img->error != 0;
+		building += img->building;
 		g_mutex_unlock(&img->lock);
 	}
 	g_mutex_unlock(&fs->lock);
+	limg_block_cache_stats(fs->blocks, &bc);
+	limg_precompute_stats(fs->pre, &ps);
 	{
 		g_autoptr(GPtrArray) layers = limg_store_list(fs->store);
 
@@ -515,6 +641,26 @@ stats_text(LimgFs *fs)
 	g_string_append_printf(s, "read_errors %" G_GINT64_FORMAT "\n", stat_get(&fs->stats.read_errors));
 	g_string_append_printf(s, "source_changes %" G_GINT64_FORMAT "\n",
 	                       stat_get(&fs->stats.source_changes));
+	g_string_append_printf(s, "images_ready %u\nimages_pending %u\nimages_failed %u\n",
+	                       ready, ps.queued + ps.delayed + building, failed);
+	g_string_append_printf(s, "queue_length %u\nqueue_settling %u\nqueue_running %u\n",
+	                       ps.queued, ps.delayed, ps.running);
+	g_string_append_printf(s, "walks %" G_GINT64_FORMAT "\nwalk_seconds %.3f\n",
+	                       stat_get(&fs->stats.walks), stat_get(&fs->stats.walk_usec) / 1e6);
+	g_string_append_printf(s, "cache_mem_hits %" G_GUINT64_FORMAT "\ncache_mem_misses %"
+	                       G_GUINT64_FORMAT "\ncache_mem_evictions %" G_GUINT64_FORMAT "\n",
+	                       bc.hits, bc.misses, bc.evictions);
+	g_string_append_printf(s, "cache_mem_bytes %" G_GUINT64_FORMAT "\ncache_mem_budget %"
+	                       G_GUINT64_FORMAT "\n", bc.bytes, bc.budget);
+	g_string_append_printf(s, "cache_disk_hits %" G_GINT64_FORMAT "\ncache_disk_misses %"
+	                       G_GINT64_FORMAT "\ncache_disk_rejected %" G_GINT64_FORMAT
+	                       "\ncache_disk_writes %" G_GINT64_FORMAT "\n",
+	                       stat_get(&fs->stats.disk_hits), stat_get(&fs->stats.disk_misses),
+	                       stat_get(&fs->stats.disk_rejected), stat_get(&fs->stats.disk_writes));
+	g_string_append_printf(s, "cache_disk_bytes %" G_GUINT64_FORMAT "\ncache_disk_enabled %d\n",
+	                       fs->opts.cache_dir && !g_atomic_int_get(&fs->disk_off) ?
+	                       limg_persist_dir_bytes(fs->opts.cache_dir) : 0,
+	                       fs->opts.cache_dir && !g_atomic_int_get(&fs->disk_off));
 	return g_string_free(s, FALSE);
 }
 
@@ -522,9 +668,140 @@ stats_text(LimgFs *fs)
 
 #define FS(req) ((LimgFs *)fuse_req_userdata(req))
 
+static LimgBuildResult
+precompute_build(void *ctx, const char *name, uint32_t settle_ms, int64_t *retry_at_us)
+{
+	LimgFs *fs = ctx;
+	g_autoptr(LimgLayerInfo) info = limg_store_lookup(fs->store, name);
+	Image *img;
+	Gen *g;
+	int err = 0;
+
+	if (!info)
+		return LIMG_BUILD_DONE;   /* not a layer (yet): a later event requeues */
+	if (!limg_store_layer_complete(fs->store, info)) {
+		/* overlay2: diff/ is there but link is not written yet. */
+		*retry_at_us = g_get_monotonic_time() + (int64_t)MAX(settle_ms, 100u) * 1000;
+		return LIMG_BUILD_RETRY;
+	}
+	img = image_get(fs, name);
+	g = image_gen_settled(fs, img, settle_ms, retry_at_us, &err);
+	if (!g)
+		return err == -EAGAIN ? LIMG_BUILD_RETRY : LIMG_BUILD_FAILED;
+	if (fs->opts.foreground) {
+		LimgPrecomputeStats ps;
+		gint64 entries = stat_get(&fs->stats.entries_laid_out);
+		double secs = (g_get_monotonic_time() - fs->started_us) / 1e6;
+
+		limg_precompute_stats(fs->pre, &ps);
+		limg_log(LIMG_LOG_INFO, "precompute: %s.iso ready (%u entries); %" G_GUINT64_FORMAT
+		         " done, %u queued, %u settling; %.0f entries/s",
+		         name, limg_layout_tree(g->layout)->n_nodes, ps.done + 1, ps.queued,
+		         ps.delayed, secs > 0 ? entries / secs : 0.0);
+	}
+	gen_unref(g);
+	return LIMG_BUILD_DONE;
+}
+
+typedef struct {
+	struct fuse_session *se;
+	char *name;
+} EntryInval;
+
+static gpointer
+inval_entry_thread(gpointer data)
+{
+	EntryInval *j = data;
+
+	fuse_lowlevel_notify_inval_entry(j->se, ROOT_INO, j->name, strlen(j->name));
+	g_free(j->name);
+	g_free(j);
+	return NULL;
+}
+
+/* The layer directory @name left the store: drop its image and cache. */
+static void
+precompute_forget(void *ctx, const char *name)
+{
+	LimgFs *fs = ctx;
+	Image *img;
+	Gen *old;
+
+	g_mutex_lock(&fs->lock);
+	img = g_hash_table_lookup(fs->by_name, name);
+	g_mutex_unlock(&fs->lock);
+	if (!img)
+		return;
+	{
+		g_autoptr(LimgLayerInfo) still = limg_store_lookup(fs->store, name);
+
+		if (still)
+			return;   /* replaced meanwhile: the new one is served */
+	}
+	g_mutex_lock(&img->lock);
+	old = img->gen;
+	img->gen = NULL;
+	g_mutex_unlock(&img->lock);
+	if (old) {
+		limg_log(LIMG_LOG_INFO, "%s.iso: layer removed; image dropped", name);
+		gen_unref(old);
+	}
+	if (fs->opts.cache_dir) {
+		g_autofree char *dir = g_build_filename(limg_store_source(fs->store), name, NULL);
+		g_autofree char *diff = g_build_filename(dir, "diff", NULL);
+
+		limg_persist_remove(fs->opts.cache_dir, dir);
+		limg_persist_remove(fs->opts.cache_dir, diff);
+	}
+	if (fs->se) {
+		EntryInval *j = g_new(EntryInval, 1);
+
+		j->se = fs->se;
+		j->name = g_strconcat(name, ISO_SUFFIX, NULL);
+		g_thread_unref(g_thread_new("limg-inval", inval_entry_thread, j));
+	}
+}
+
+static void
+start_precompute(LimgFs *fs)
+{
+	LimgPrecomputeOptions po = {
+		.workers = fs->opts.workers,
+		.settle_ms = fs->opts.settle_ms,
+		.watch_dir = limg_store_source(fs->store),
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) layers = NULL;
+
+	if (fs->opts.workers == 0)
+		return;
+	fs->pre = limg_precompute_start(&po, precompute_build, precompute_forget, fs, &error);
+	if (!fs->pre) {
+		limg_log(LIMG_LOG_WARN, "background precomputation off: %s", error->message);
+		return;
+	}
+	layers = limg_store_list(fs->store);
+	for (guint i = 0; i < layers->len; i++)
+		limg_precompute_queue(fs->pre, ((LimgLayerInfo *)layers->pdata[i])->name, 0);
+	if (fs->opts.foreground)
+		limg_log(LIMG_LOG_INFO, "precompute: %u layers queued, %u workers",
+		         layers->len, fs->opts.workers);
+}
+
+static void
+op_destroy(void *userdata)
+{
+	LimgFs *fs = userdata;
+
+	limg_precompute_stop(fs->pre);
+	fs->pre = NULL;
+}
+
 static void
 op_init(void *userdata, struct fuse_conn_info *conn)
 {
+	LimgFs *fs = userdata;
+
 	/* Splice file data from the source fd; large requests. */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
@@ -532,6 +809,9 @@ op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_readahead = 1024 * 1024;
 	/* Must match the max_read mount option (cmd-mount.c). */
 	conn->max_read = LIMG_FS_MAX_READ;
+	/* After daemonizing: threads do not survive fork(). */
+	fs->started_us = g_get_monotonic_time();
+	start_precompute(fs);
 }
 
 /* Valid replies: fuse_reply_entry, fuse_reply_err */
@@ -795,6 +1075,7 @@ typedef struct {
 	size_t cap;
 	int *fds;               /* borrowed fds: slot, fd pairs */
 	size_t nfds;
+	GPtrArray *blocks;      /* GBytes references to metadata blocks */
 } ReplyBuilder;
 
 static struct fuse_buf *
@@ -865,6 +1146,7 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 	rb.v->idx = 0;
 	rb.v->off = 0;
 	rb.fds = g_malloc(rb.cap * 2 * sizeof(int));
+	rb.blocks = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 
 	for (pos = (uint64_t)off; pos < end && !err;) {
 		LimgSegment seg;
@@ -888,17 +1170,19 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 			break;
 		case LIMG_SEG_META: {
 			uint32_t in = (uint32_t)(pos % ISO_BLOCK_SIZE);
-			const uint8_t *blk = gen_meta_block(g, (uint32_t)(pos / ISO_BLOCK_SIZE));
+			GBytes *blk = gen_meta_block(g, (uint32_t)(pos / ISO_BLOCK_SIZE));
 			struct fuse_buf *b;
 
 			if (!blk) {
 				err = EIO;
 				break;
 			}
+			/* Held until the reply is sent, even if evicted meanwhile. */
+			g_ptr_array_add(rb.blocks, blk);
 			n = MIN(n, (uint64_t)(ISO_BLOCK_SIZE - in));
 			b = rb_add(&rb);
 			b->size = (size_t)n;
-			b->mem = (void *)(blk + in);
+			b->mem = (uint8_t *)g_bytes_get_data(blk, NULL) + in;
 			n_meta += (gint64)n;
 			break;
 		}
@@ -958,6 +1242,7 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 		fd_put(fs, rb.fds[i * 2], rb.fds[i * 2 + 1]);
 	g_free(rb.fds);
 	g_free(rb.v);
+	g_ptr_array_free(rb.blocks, TRUE);
 }
 
 typedef struct {
@@ -1055,6 +1340,7 @@ op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static const struct fuse_lowlevel_ops ops = {
 	.init = op_init,
+	.destroy = op_destroy,
 	.lookup = op_lookup,
 	.getattr = op_getattr,
 	.setattr = op_setattr,
@@ -1098,6 +1384,7 @@ limg_fs_new(LimgStore *store, const LimgFsOptions *opts)
 	g_mutex_init(&fs->fd_lock);
 	fs->by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	fs->by_ino = g_ptr_array_new_with_free_func(image_free);
+	fs->blocks = limg_block_cache_new(opts->cache_mem ? opts->cache_mem : LIMG_FS_DEFAULT_CACHE_MEM);
 	return fs;
 }
 
@@ -1112,6 +1399,7 @@ limg_fs_free(LimgFs *fs)
 {
 	if (!fs)
 		return;
+	limg_precompute_stop(fs->pre);
 	g_hash_table_destroy(fs->by_name);
 	g_ptr_array_free(fs->by_ino, TRUE);
 	for (int i = 0; i < FD_SLOTS; i++) {
@@ -1121,5 +1409,6 @@ limg_fs_free(LimgFs *fs)
 	g_mutex_clear(&fs->lock);
 	g_mutex_clear(&fs->fd_lock);
 	limg_store_free(fs->store);
+	limg_block_cache_free(fs->blocks);
 	g_free(fs);
 }

@@ -36,9 +36,17 @@ typedef struct LimgFs LimgFs;
 #define LIMG_FS_MAX_READ_OPT "-omax_read=1044480"
 
 
+#define LIMG_FS_DEFAULT_CACHE_MEM (256u * 1024 * 1024)
+
 typedef struct {
 	bool xattrs;           /* record extended attributes (default on) */
 	double attr_timeout;   /* seconds the kernel may cache attributes */
+	size_t cache_mem;      /* rendered-block budget; 0: default 256 MiB */
+	const char *cache_dir; /* persistent layouts; NULL: memory only */
+	bool verify_walk;      /* re-walk every layer; never trust the disk cache */
+	unsigned workers;      /* background layout threads; 0: none */
+	uint32_t settle_ms;    /* quiet time before a new layer is laid out */
+	bool foreground;       /* print precompute progress */
 } LimgFsOptions;
 
 /* Takes ownership of @store. */

@@ -242,3 +242,15 @@ limg_store_lookup(LimgStore *s, const char *name)
 	}
 	return NULL;
 }
+
+gboolean
+limg_store_layer_complete(const LimgStore *s, const LimgLayerInfo *li)
+{
+	g_autofree char *base = NULL, *link = NULL;
+
+	if (!g_str_has_suffix(li->path, "/diff") || limg_store_lookup_explicit_name(s, li->name))
+		return TRUE;
+	base = g_path_get_dirname(li->path);
+	link = g_build_filename(base, "link", NULL);
+	return access(link, F_OK) == 0;
+}

@@ -57,6 +57,12 @@ LimgLayerInfo *limg_store_lookup(LimgStore *s, const char *name);
 
 const char *limg_store_source(const LimgStore *s);
 
+/*
+ * Whether a layer looks completely written: for an overlay2 layer (served
+ * from diff/), Docker writes <id>/link last; other layers: always.
+ */
+gboolean limg_store_layer_complete(const LimgStore *s, const LimgLayerInfo *li);
+
 /* Whether @name was added with -o layer= (it then hides SOURCE/@name). */
 gboolean limg_store_lookup_explicit_name(const LimgStore *s, const char *name);
 

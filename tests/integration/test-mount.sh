@@ -197,7 +197,7 @@ print("a removed layer disappears; an open image of it fails reads with EIO")
 PY
 
 # ------------------------------------------------------------- unmounting
-pid=$(pgrep -f "fuse-layerimg $store $mnt" | head -1)
+pid=$(pgrep -f "fuse-layerimg .*$store $mnt" | head -1)
 [ -n "$pid" ] || fail "daemon process not found"
 kill -TERM "$pid"
 for i in 1 2 3 4 5 6 7 8 9 10; do
@@ -207,7 +207,7 @@ done
 mountpoint -q "$mnt" && fail "SIGTERM did not unmount"
 limg_mount "$store" "$mnt"
 cmp "$mnt/edge.iso" "$ref/edge.iso" || fail "remount after SIGTERM serves other bytes"
-pid=$(pgrep -f "fuse-layerimg $store $mnt" | head -1)
+pid=$(pgrep -f "fuse-layerimg .*$store $mnt" | head -1)
 kill -KILL "$pid"
 sleep 0.3
 fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null || true

@@ -10,6 +10,11 @@ limg_mount() {
 	_src=$1 _mnt=$2
 	shift 2
 	mkdir -p "$_mnt"
+	# A private cache directory unless the test names one.
+	case " $* " in
+	*cache_dir=*) ;;
+	*) set -- -o "cache_dir=${tmpdir:?}/cache" "$@" ;;
+	esac
 	"$LIMG" "$@" "$_src" "$_mnt" || fail "mount of $_src on $_mnt failed"
 	mountpoint -q "$_mnt" || fail "$_mnt is not a mount point after mounting"
 	cleanup_fn limg_umount_quiet "$_mnt"

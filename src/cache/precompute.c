@@ -1,0 +1,304 @@
+/*
+ * precompute.c - background layout pool and store watcher; see
+ * precompute.h.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cache/precompute.h"
+
+/* ioprio_set(2): idle class for the workers' reads. */
+#define IOPRIO_CLASS_IDLE 3
+#define IOPRIO_CLASS_SHIFT 13
+#define IOPRIO_WHO_PROCESS 1
+
+typedef struct {
+	char *name;
+	int64_t due_us;           /* monotonic */
+} Delayed;
+
+struct LimgPrecompute {
+	LimgPrecomputeOptions opts;
+	LimgBuildFn build;
+	LimgForgetFn forget;
+	void *ctx;
+	GThreadPool *pool;
+	GThread *watcher;
+	int inotify_fd;
+	int wake_fd;              /* eventfd: new delayed job, or stop */
+	GMutex lock;
+	/* protected by lock */
+	GHashTable *scheduled;    /* name -> NULL: queued, delayed or running */
+	GArray *delayed;          /* Delayed */
+	bool stopping;
+	LimgPrecomputeStats st;
+};
+
+static void
+wake(LimgPrecompute *p)
+{
+	uint64_t one = 1;
+
+	if (write(p->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is saturated: the watcher wakes anyway */
+	}
+}
+
+static void
+lower_priority(void)
+{
+	static GPrivate done;
+
+	if (g_private_get(&done))
+		return;
+	g_private_set(&done, GINT_TO_POINTER(1));
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, (int)syscall(SYS_gettid),
+	        IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
+}
+
+static void
+worker(gpointer data, gpointer user)
+{
+	LimgPrecompute *p = user;
+	char *name = data;
+	int64_t retry_at = 0;
+	LimgBuildResult r;
+
+	lower_priority();
+	g_mutex_lock(&p->lock);
+	p->st.queued--;
+	if (p->stopping) {
+		/* Shutting down: drain the queue without building. */
+		g_hash_table_remove(p->scheduled, name);
+		g_mutex_unlock(&p->lock);
+		g_free(name);
+		return;
+	}
+	p->st.running++;
+	g_mutex_unlock(&p->lock);
+
+	r = p->build(p->ctx, name, p->opts.settle_ms, &retry_at);
+
+	g_mutex_lock(&p->lock);
+	p->st.running--;
+	if (r == LIMG_BUILD_RETRY && !p->stopping) {
+		Delayed d = { name, retry_at };
+
+		p->st.retried++;
+		p->st.delayed++;
+		g_array_append_val(p->delayed, d);
+		g_mutex_unlock(&p->lock);
+		wake(p);
+		return;
+	}
+	if (r == LIMG_BUILD_DONE)
+		p->st.done++;
+	else if (r == LIMG_BUILD_FAILED)
+		p->st.failed++;
+	g_hash_table_remove(p->scheduled, name);
+	g_mutex_unlock(&p->lock);
+	g_free(name);
+}
+
+/* Move due delayed jobs to the pool; returns ms until the next one, or -1. */
+static int
+run_due(LimgPrecompute *p)
+{
+	int64_t now = g_get_monotonic_time(), next = -1;
+
+	g_mutex_lock(&p->lock);
+	for (guint i = 0; i < p->delayed->len;) {
+		Delayed *d = &g_array_index(p->delayed, Delayed, i);
+
+		if (d->due_us <= now) {
+			char *name = d->name;
+
+			g_array_remove_index_fast(p->delayed, i);
+			p->st.delayed--;
+			p->st.queued++;
+			g_thread_pool_push(p->pool, name, NULL);
+			continue;
+		}
+		if (next < 0 || d->due_us < next)
+			next = d->due_us;
+		i++;
+	}
+	g_mutex_unlock(&p->lock);
+	return next < 0 ? -1 : (int)((next - now) / 1000 + 1);
+}
+
+static void
+handle_events(LimgPrecompute *p)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t len;
+
+	while ((len = read(p->inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *q = buf; q < buf + len;) {
+			const struct inotify_event *ev = (const struct inotify_event *)q;
+
+			if (ev->len && ev->name[0] != '.') {
+				if (ev->mask & (IN_CREATE | IN_MOVED_TO))
+					limg_precompute_queue(p, ev->name, p->opts.settle_ms);
+				else if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
+					p->forget(p->ctx, ev->name);
+			}
+			q += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+static gpointer
+watch_thread(gpointer data)
+{
+	LimgPrecompute *p = data;
+
+	for (;;) {
+		struct pollfd fds[2] = {
+			{ .fd = p->wake_fd, .events = POLLIN },
+			{ .fd = p->inotify_fd, .events = POLLIN },
+		};
+		int timeout = run_due(p);
+		uint64_t v;
+
+		if (poll(fds, p->inotify_fd >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents & POLLIN) {
+			if (read(p->wake_fd, &v, sizeof(v)) < 0) {
+				/* nothing to read: fine */
+			}
+		}
+		g_mutex_lock(&p->lock);
+		if (p->stopping) {
+			g_mutex_unlock(&p->lock);
+			break;
+		}
+		g_mutex_unlock(&p->lock);
+		if (p->inotify_fd >= 0 && (fds[1].revents & POLLIN))
+			handle_events(p);
+	}
+	return NULL;
+}
+
+LimgPrecompute *
+limg_precompute_start(const LimgPrecomputeOptions *opts, LimgBuildFn build,
+                      LimgForgetFn forget, void *ctx, GError **error)
+{
+	LimgPrecompute *p = g_new0(LimgPrecompute, 1);
+
+	p->opts = *opts;
+	if (p->opts.workers == 0)
+		p->opts.workers = 1;
+	p->build = build;
+	p->forget = forget;
+	p->ctx = ctx;
+	p->inotify_fd = -1;
+	g_mutex_init(&p->lock);
+	p->scheduled = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	p->delayed = g_array_new(FALSE, FALSE, sizeof(Delayed));
+	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->wake_fd < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		            "eventfd: %s", g_strerror(errno));
+		goto out_free;
+	}
+	if (opts->watch_dir) {
+		p->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		if (p->inotify_fd < 0 ||
+		    inotify_add_watch(p->inotify_fd, opts->watch_dir,
+		                      IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |
+		                      IN_ONLYDIR) < 0) {
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			            "watching %s: %s", opts->watch_dir, g_strerror(errno));
+			goto out_free;
+		}
+	}
+	p->pool = g_thread_pool_new(worker, p, (gint)p->opts.workers, FALSE, error);
+	if (!p->pool)
+		goto out_free;
+	p->watcher = g_thread_new("limg-watch", watch_thread, p);
+	return p;
+out_free:
+	if (p->inotify_fd >= 0)
+		close(p->inotify_fd);
+	if (p->wake_fd >= 0)
+		close(p->wake_fd);
+	g_hash_table_destroy(p->scheduled);
+	g_array_free(p->delayed, TRUE);
+	g_mutex_clear(&p->lock);
+	g_free(p);
+	return NULL;
+}
+
+void
+limg_precompute_queue(LimgPrecompute *p, const char *name, uint32_t delay_ms)
+{
+	char *copy;
+
+	g_mutex_lock(&p->lock);
+	if (p->stopping || g_hash_table_contains(p->scheduled, name)) {
+		g_mutex_unlock(&p->lock);
+		return;
+	}
+	copy = g_strdup(name);
+	g_hash_table_add(p->scheduled, g_strdup(name));
+	if (delay_ms == 0) {
+		p->st.queued++;
+		g_thread_pool_push(p->pool, copy, NULL);
+		g_mutex_unlock(&p->lock);
+		return;
+	}
+	{
+		Delayed d = { copy, g_get_monotonic_time() + (int64_t)delay_ms * 1000 };
+
+		g_array_append_val(p->delayed, d);
+		p->st.delayed++;
+	}
+	g_mutex_unlock(&p->lock);
+	wake(p);
+}
+
+void
+limg_precompute_stop(LimgPrecompute *p)
+{
+	if (!p)
+		return;
+	g_mutex_lock(&p->lock);
+	p->stopping = true;
+	g_mutex_unlock(&p->lock);
+	wake(p);
+	g_thread_join(p->watcher);
+	/* Queued jobs see stopping and return at once; wait for them all. */
+	g_thread_pool_free(p->pool, FALSE, TRUE);
+	for (guint i = 0; i < p->delayed->len; i++)
+		g_free(g_array_index(p->delayed, Delayed, i).name);
+	g_array_free(p->delayed, TRUE);
+	g_hash_table_destroy(p->scheduled);
+	if (p->inotify_fd >= 0)
+		close(p->inotify_fd);
+	close(p->wake_fd);
+	g_mutex_clear(&p->lock);
+	g_free(p);
+}
+
+void
+limg_precompute_stats(LimgPrecompute *p, LimgPrecomputeStats *out)
+{
+	if (!p) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	g_mutex_lock(&p->lock);
+	*out = p->st;
+	g_mutex_unlock(&p->lock);
+}
