@@ -250,14 +250,14 @@ gen_meta_block(Gen *g, uint32_t lba)
 	return limg_block_cache_get(g->fs->blocks, g, lba, render_gen_block);
 }
 
-/* Newest ctime in @t (seconds): a layer still being written is young. */
+/* Newest ctime in @t, in ms: a layer still being written is young. */
 static int64_t
-tree_newest_ctime(const LimgTree *t)
+tree_newest_ctime_ms(const LimgTree *t)
 {
 	int64_t newest = INT64_MIN;
 
 	for (uint32_t i = 0; i < t->n_nodes; i++)
-		newest = MAX(newest, t->nodes[i].ctime.sec);
+		newest = MAX(newest, t->nodes[i].ctime.sec * 1000 + t->nodes[i].ctime.nsec / 1000000);
 	return newest;
 }
 
@@ -319,8 +319,7 @@ gen_tree(LimgFs *fs, Image *img, const LimgLayerInfo *info, int fd, const LimgPe
 		return ret;
 	}
 	if (settle_ms) {
-		int64_t age_ms = ((int64_t)g_get_real_time() / 1000) -
-		                 tree_newest_ctime(*out) * 1000;
+		int64_t age_ms = ((int64_t)g_get_real_time() / 1000) - tree_newest_ctime_ms(*out);
 
 		if (age_ms < (int64_t)settle_ms) {
 			limg_tree_free(*out);
