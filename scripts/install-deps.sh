@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
       libglib2.0-dev libfuse3-dev fuse3 libarchive-dev libisofs-dev
       libcriterion-dev xorriso genisoimage libarchive-tools attr
-      python3 valgrind mandoc"
+      python3 valgrind mandoc util-linux procps
+      qemu-system-x86 busybox-static cpio kmod debootstrap"
 
 missing=""
 for p in $PKGS; do
@@ -14,7 +15,28 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
+fetch_kernel() {
+	# The QEMU test boots Debian's cloud kernel (isofs, virtio_blk as
+	# modules). Installing it runs update-initramfs twice for minutes;
+	# the test needs only the files, so unpack the package into a cache.
+	kroot=/var/tmp/limg-test-cache/kroot
+	[ -d "$kroot/boot" ] && return 0
+	[ "$(id -u)" = 0 ] || return 0
+	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)
+	[ -n "$pkg" ] || { echo "install-deps: no cloud kernel package found" >&2; return 0; }
+	tmp=$(mktemp -d)
+	if (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>&1); then
+		mkdir -p "$kroot.tmp"
+		dpkg-deb -x "$tmp"/*.deb "$kroot.tmp" && mv "$kroot.tmp" "$kroot"
+	else
+		echo "install-deps: could not download $pkg; the QEMU test will skip" >&2
+	fi
+	rm -rf "$tmp" "$kroot.tmp"
+}
+
 if [ -z "$missing" ]; then
+	fetch_kernel
 	exit 0
 fi
 SUDO=""
@@ -26,3 +48,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
+fetch_kernel

@@ -348,6 +348,94 @@ find_compat(LimgLayout *l, LimgReport *report)
 	}
 }
 
+/* Give children c of directory @dn their plain identifiers. */
+static int
+plain_names(LimgLayout *l, const LimgNode *dn)
+{
+	const LimgTree *t = l->tree;
+
+	for (uint32_t c = dn->first_child; c < dn->first_child + dn->nchildren; c++) {
+		const LimgNode *cn = &t->nodes[c];
+		char id[LIMG_ISO_NAME_MAX];
+		size_t len = limg_iso_name(limg_tree_name(t, cn), cn->name_len, S_ISDIR(cn->mode),
+		                           0, id, NULL);
+		uint32_t off;
+		int ret;
+
+		if ((ret = limg_arena_append(&l->names, id, len, &off)) < 0)
+			return ret;
+		l->iso_name[c] = off;
+		l->iso_len[c] = (uint8_t)len;
+		l->order[c] = c;
+	}
+	return 0;
+}
+
+/* Whether two identifiers have the same uniqueness key. */
+static bool
+same_key(const LimgLayout *l, uint32_t x, uint32_t y)
+{
+	const char *a = limg_arena_at(&l->names, l->iso_name[x]);
+	const char *b = limg_arena_at(&l->names, l->iso_name[y]);
+	size_t al = l->iso_len[x], bl = l->iso_len[y];
+
+	/* Keys ignore ";1" and treat a directory "FOO" like a file "FOO.". */
+	if (al >= 2 && a[al - 2] == ';')
+		al -= 2;
+	if (bl >= 2 && b[bl - 2] == ';')
+		bl -= 2;
+	if (al && a[al - 1] == '.')
+		al--;
+	if (bl && b[bl - 1] == '.')
+		bl--;
+	return al == bl && memcmp(a, b, al) == 0;
+}
+
+/*
+ * Collisions: give every child its identifier in byte order of real
+ * names, suffixing later ones, with a set of the keys taken so far.
+ */
+static int
+unique_names(LimgLayout *l, const LimgNode *dn)
+{
+	const LimgTree *t = l->tree;
+	g_autoptr(GHashTable) used = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	for (uint32_t c = dn->first_child; c < dn->first_child + dn->nchildren; c++) {
+		const LimgNode *cn = &t->nodes[c];
+		bool isdir = S_ISDIR(cn->mode);
+		char id[LIMG_ISO_NAME_MAX], key[LIMG_ISO_NAME_MAX];
+		size_t len = limg_iso_name(limg_tree_name(t, cn), cn->name_len, isdir, 0, id, key);
+		uint32_t off;
+		gpointer v;
+		int ret;
+
+		if (g_hash_table_lookup_extended(used, key, NULL, &v)) {
+			unsigned s = GPOINTER_TO_UINT(v);
+			char key0[LIMG_ISO_NAME_MAX];
+
+			memcpy(key0, key, sizeof(key0));
+			do {
+				len = limg_iso_name(limg_tree_name(t, cn), cn->name_len, isdir, s++, id, key);
+			} while (g_hash_table_contains(used, key));
+			g_hash_table_replace(used, g_strdup(key0), GUINT_TO_POINTER(s));
+		}
+		g_hash_table_insert(used, g_strdup(key), GUINT_TO_POINTER(1));
+		if ((ret = limg_arena_append(&l->names, id, len, &off)) < 0)
+			return ret;
+		l->iso_name[c] = off;
+		l->iso_len[c] = (uint8_t)len;
+		l->order[c] = c;
+	}
+	return 0;
+}
+
+/*
+ * ISO identifiers and the ECMA-119 order of every directory. Most
+ * directories have no two names that mangle alike: sort the plain
+ * identifiers and look at neighbours; only a directory with a collision
+ * pays for the set (its abandoned plain names stay in the arena).
+ */
 static int
 assign_names(LimgLayout *l)
 {
@@ -355,43 +443,23 @@ assign_names(LimgLayout *l)
 
 	for (uint32_t d = 0; d < t->n_nodes; d++) {
 		const LimgNode *dn = &t->nodes[d];
-		g_autoptr(GHashTable) used = NULL;
+		uint32_t *ord;
+		bool clash = false;
+		int ret;
 
 		if (!S_ISDIR(dn->mode) || dn->nchildren == 0)
 			continue;
-		if (dn->nchildren > 1)
-			used = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-		for (uint32_t c = dn->first_child; c < dn->first_child + dn->nchildren; c++) {
-			const LimgNode *cn = &t->nodes[c];
-			bool isdir = S_ISDIR(cn->mode);
-			char id[LIMG_ISO_NAME_MAX], key[LIMG_ISO_NAME_MAX];
-			size_t len = limg_iso_name(limg_tree_name(t, cn), cn->name_len, isdir, 0, id, key);
-			uint32_t off;
-			gpointer v;
-			int ret;
-
-			if (used && g_hash_table_lookup_extended(used, key, NULL, &v)) {
-				unsigned s = GPOINTER_TO_UINT(v);
-				char key0[LIMG_ISO_NAME_MAX];
-
-				memcpy(key0, key, sizeof(key0));
-				do {
-					len = limg_iso_name(limg_tree_name(t, cn), cn->name_len, isdir,
-					                    s++, id, key);
-				} while (g_hash_table_contains(used, key));
-				g_hash_table_replace(used, g_strdup(key0), GUINT_TO_POINTER(s));
-				g_hash_table_insert(used, g_strdup(key), GUINT_TO_POINTER(1));
-			} else if (used) {
-				g_hash_table_insert(used, g_strdup(key), GUINT_TO_POINTER(1));
-			}
-			if ((ret = limg_arena_append(&l->names, id, len, &off)) < 0)
-				return ret;
-			l->iso_name[c] = off;
-			l->iso_len[c] = (uint8_t)len;
-			l->order[c] = c;
-		}
-		qsort_r(&l->order[dn->first_child], dn->nchildren, sizeof(uint32_t),
-		        cmp_iso_order, l);
+		if ((ret = plain_names(l, dn)) < 0)
+			return ret;
+		ord = &l->order[dn->first_child];
+		qsort_r(ord, dn->nchildren, sizeof(uint32_t), cmp_iso_order, l);
+		for (uint32_t k = 1; k < dn->nchildren && !clash; k++)
+			clash = same_key(l, ord[k - 1], ord[k]);
+		if (!clash)
+			continue;
+		if ((ret = unique_names(l, dn)) < 0)
+			return ret;
+		qsort_r(ord, dn->nchildren, sizeof(uint32_t), cmp_iso_order, l);
 	}
 	return 0;
 }

@@ -131,8 +131,32 @@ cmp_padded(const char *a, size_t alen, const char *b, size_t blen)
 	return 0;
 }
 
+/*
+ * The same order, fast, for identifiers this module made: their name and
+ * extension parts hold only d-characters (all above a space), so padding
+ * with spaces orders like ending the part early. Map '.' to 0x01 and end
+ * at ';' (every version is 1), then compare bytes.
+ */
 int
 limg_iso_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i = 0;
+
+	for (;; i++) {
+		int ca = i < alen && a[i] != ';' ? (a[i] == '.' ? 1 : (unsigned char)a[i]) : 0;
+		int cb = i < blen && b[i] != ';' ? (b[i] == '.' ? 1 : (unsigned char)b[i]) : 0;
+
+		if (ca != cb || ca == 0) {
+			if (ca != cb)
+				return ca < cb ? -1 : 1;
+			break;
+		}
+	}
+	return limg_iso_name_cmp_full(a, alen, b, blen);
+}
+
+int
+limg_iso_name_cmp_full(const char *a, size_t alen, const char *b, size_t blen)
 {
 	size_t an, bn, ae, be;
 	const char *ax, *bx;

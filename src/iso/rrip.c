@@ -423,13 +423,36 @@ limg_susp_take(const LimgSusp *s, uint32_t first, uint32_t cap, LimgSuspPiece *p
 	p->ce = true;
 }
 
+/*
+ * Days since 1970-01-01 -> civil date (proleptic Gregorian), without
+ * gmtime_r(): no time zone lookup, no lock, a few dozen instructions.
+ * Eras of 400 years, as in the well-known days-to-civil derivation.
+ */
+static void
+civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era, yy;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	yy = (int64_t)yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yy + (*m <= 2);
+}
+
 void
 limg_iso_date7(uint8_t out[7], int64_t sec, bool *clamped)
 {
 	/* 1900-01-01T00:00:00Z and 2155-12-31T23:59:59Z */
 	const int64_t lo = -2208988800LL, hi = 5869583999LL;
-	struct tm tm;
-	time_t t;
+	int64_t days, rem, y;
+	unsigned m, d;
 
 	*clamped = false;
 	if (sec < lo) {
@@ -439,14 +462,19 @@ limg_iso_date7(uint8_t out[7], int64_t sec, bool *clamped)
 		sec = hi;
 		*clamped = true;
 	}
-	t = (time_t)sec;
-	gmtime_r(&t, &tm);
-	out[0] = (uint8_t)tm.tm_year;
-	out[1] = (uint8_t)(tm.tm_mon + 1);
-	out[2] = (uint8_t)tm.tm_mday;
-	out[3] = (uint8_t)tm.tm_hour;
-	out[4] = (uint8_t)tm.tm_min;
-	out[5] = (uint8_t)tm.tm_sec;
+	days = sec / 86400;
+	rem = sec % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	civil_from_days(days, &y, &m, &d);
+	out[0] = (uint8_t)(y - 1900);
+	out[1] = (uint8_t)m;
+	out[2] = (uint8_t)d;
+	out[3] = (uint8_t)(rem / 3600);
+	out[4] = (uint8_t)(rem / 60 % 60);
+	out[5] = (uint8_t)(rem % 60);
 	out[6] = 0;   /* offset from GMT in 15-minute units */
 }
 

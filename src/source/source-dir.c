@@ -214,43 +214,44 @@ read_xattrs(Walk *w, int dirfd, const char *name, uint32_t idx)
 	return ret;
 }
 
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
 /* Append all children of directory node @dnode, open as @fd. */
 static int
 read_dir(Walk *w, int fd, uint32_t dnode)
 {
-	int dfd = dup(fd);
-	DIR *dir;
-	struct dirent *de;
+	char buf[32768] __attribute__((aligned(8)));
 	uint32_t first = LIMG_NONE, count = 0;
+	long n;
 	int ret = 0;
 
-	if (dfd < 0)
+	/* getdents64 on the fd itself: no dup/fdopendir/closedir per directory. */
+	if (lseek(fd, 0, SEEK_SET) < 0)
 		return -errno;
-	dir = fdopendir(dfd);
-	if (!dir) {
-		ret = -errno;
-		close(dfd);
-		return ret;
-	}
 	g_array_set_size(w->ents, 0);
 	g_string_chunk_clear(w->names);
-	errno = 0;
-	while ((de = readdir(dir)) != NULL) {
-		DirEnt e;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			const struct linux_dirent64 *de = (const struct linux_dirent64 *)(buf + off);
+			DirEnt e;
 
-		if (de->d_name[0] == '.' && (de->d_name[1] == 0 ||
-		    (de->d_name[1] == '.' && de->d_name[2] == 0)))
-			continue;
-		e.len = strlen(de->d_name);
-		e.name = g_string_chunk_insert_len(w->names, de->d_name, (gssize)e.len);
-		g_array_append_val(w->ents, e);
+			off += de->d_reclen;
+			if (de->d_name[0] == '.' && (de->d_name[1] == 0 ||
+			    (de->d_name[1] == '.' && de->d_name[2] == 0)))
+				continue;
+			e.len = strlen(de->d_name);
+			e.name = g_string_chunk_insert_len(w->names, de->d_name, (gssize)e.len);
+			g_array_append_val(w->ents, e);
+		}
 	}
-	if (errno) {
-		ret = -errno;
-		closedir(dir);
-		return ret;
-	}
-	closedir(dir);
+	if (n < 0)
+		return -errno;
 	qsort(w->ents->data, w->ents->len, sizeof(DirEnt), cmp_ent);
 
 	for (guint i = 0; i < w->ents->len; i++) {

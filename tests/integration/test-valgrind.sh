@@ -1,0 +1,27 @@
+#!/bin/sh
+# The engine's unit tests run clean under valgrind: no invalid accesses,
+# no uses of uninitialised memory, no definite or indirect leaks.
+# (Not in a sanitizer build: valgrind and ASan do not mix.)
+
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/functions.sh"
+
+[ "${LIMG_SANITIZERS:-no}" = yes ] && skip "sanitizer build: ASan and valgrind do not mix"
+requires valgrind
+status=0
+for t in names rrip layout render tree source; do
+	bin=$top_builddir/tests/unit/test-$t
+	[ -x "$bin" ] || skip "unit tests not built (no criterion)"
+	log=$top_builddir/tests/tmp/valgrind-$t.log
+	mkdir -p "$top_builddir/tests/tmp"
+	if valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--show-leak-kinds=definite,indirect --error-exitcode=99 --trace-children=yes \
+		"$bin" --no-early-exit -j1 >"$log" 2>&1; then
+		echo "valgrind: test-$t clean"
+	else
+		echo "valgrind: test-$t: errors or leaks:"
+		grep -E '==[0-9]+==' "$log" | head -40
+		status=1
+	fi
+done
+[ $status = 0 ] || fail "valgrind found errors in the engine tests"
+echo "PASS: valgrind"
