@@ -8,6 +8,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,8 @@ static const char mount_usage[] =
 	"  -o cache_dir=DIR       persistent layouts (default /var/cache/fuse-layerimg\n"
 	"                         for root, else $XDG_CACHE_HOME/fuse-layerimg)\n"
 	"  -o nocache_dir         keep layouts in memory only\n"
+	"  -o readahead_kb=N      kernel readahead of the mount (default 1024; 0:\n"
+	"                         leave the kernel's default)\n"
 	"  -o verify=open|walk    after a restart, how a cached layout is trusted:\n"
 	"                         open (default): reuse it while the layer directory\n"
 	"                         is unchanged, and check every file when it is\n"
@@ -81,6 +84,7 @@ typedef struct {
 	char *cache_dir;
 	int nocache_dir;
 	char *verify;
+	unsigned readahead_kb;
 } MountConf;
 
 enum { KEY_LAYER, KEY_HELP, KEY_VERSION };
@@ -95,6 +99,7 @@ static const struct fuse_opt mount_opts[] = {
 	{ "cache_dir=%s", offsetof(MountConf, cache_dir), 0 },
 	{ "nocache_dir", offsetof(MountConf, nocache_dir), 1 },
 	{ "verify=%s", offsetof(MountConf, verify), 0 },
+	{ "readahead_kb=%u", offsetof(MountConf, readahead_kb), 0 },
 	FUSE_OPT_END
 };
 
@@ -167,7 +172,8 @@ limg_cmd_mount(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
-	MountConf conf = { .attr_timeout = 1.0, .workers = -1, .settle = 2000 };
+	MountConf conf = { .attr_timeout = 1.0, .workers = -1, .settle = 2000,
+	                   .readahead_kb = 1024 };
 	g_autofree char *cache_dir = NULL;
 	LimgFsOptions fsopts = { 0 };
 	g_autoptr(GError) error = NULL;
@@ -237,9 +243,24 @@ limg_cmd_mount(int argc, char **argv)
 	fsopts.verify_walk = conf.verify && strcmp(conf.verify, "walk") == 0;
 	cache_dir = cache_dir_for(&conf);
 	fsopts.cache_dir = cache_dir;
+	{
+		g_autofree char *pm = NULL, *opt = NULL;
+		uint64_t pipe_max = 1024 * 1024;
+
+		if (g_file_get_contents("/proc/sys/fs/pipe-max-size", &pm, NULL, NULL))
+			pipe_max = g_ascii_strtoull(pm, NULL, 10);
+		fsopts.max_read = limg_fs_max_read_for_pipe(pipe_max);
+		opt = g_strdup_printf("-omax_read=%u", fsopts.max_read);
+		fuse_opt_add_arg(&args, opt);
+	}
+	/*
+	 * libfuse copies replies it cannot splice through a malloc of the
+	 * request size; keep such buffers off mmap/munmap per request.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
 	fs = limg_fs_new(store, &fsopts);
 
-	fuse_opt_add_arg(&args, LIMG_FS_MAX_READ_OPT);
 	fuse_opt_add_arg(&args, "-ofsname=fuse-layerimg");
 	se = fuse_session_new(&args, limg_fs_ops(), sizeof(struct fuse_lowlevel_ops), fs);
 	if (!se)
@@ -249,6 +270,7 @@ limg_cmd_mount(int argc, char **argv)
 		goto out_session;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
+	limg_fs_set_mountpoint(fs, opts.mountpoint, conf.readahead_kb);
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;
 	if (!opts.foreground)

@@ -107,6 +107,9 @@ struct LimgFs {
 	LimgBlockCache *blocks;
 	LimgPrecompute *pre;
 	gint disk_off;          /* atomic: cache dir unusable, memory only */
+	char *mountpoint;
+	unsigned readahead_kb;
+	gsize after_init;       /* g_once: work after the kernel's INIT */
 	gint64 started_us;
 };
 
@@ -663,6 +666,53 @@ stats_text(LimgFs *fs)
 	return g_string_free(s, FALSE);
 }
 
+/*
+ * Kernel readahead of this mount's own backing device (bdi): sequential
+ * buffered readers then send large requests. Found through mountinfo,
+ * since a stat() of the mount point from the daemon could wait on
+ * itself. The kernel sets the bdi's readahead when it gets our INIT
+ * reply, so this runs at the first request after it. Best effort.
+ */
+static void
+set_readahead(const char *mountpoint, unsigned kb)
+{
+	g_autofree char *info = NULL, *canon = g_canonicalize_filename(mountpoint, NULL);
+	g_auto(GStrv) lines = NULL;
+
+	if (!g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL))
+		return;
+	lines = g_strsplit(info, "\n", -1);
+	for (guint i = g_strv_length(lines); i > 0; i--) {
+		g_auto(GStrv) f = g_strsplit(lines[i - 1], " ", 6);
+		g_autofree char *path = NULL, *val = NULL;
+
+		if (g_strv_length(f) < 5 || strcmp(f[4], canon) != 0)
+			continue;
+		path = g_strdup_printf("/sys/class/bdi/%s/read_ahead_kb", f[2]);
+		val = g_strdup_printf("%u", kb);
+		{
+			/* sysfs: write in place (g_file_set_contents renames). */
+			int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+			if (fd < 0 || write(fd, val, strlen(val)) < 0)
+				limg_log(LIMG_LOG_DEBUG, "cannot set %s: %s", path, g_strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		}
+		return;
+	}
+}
+
+static void
+once_after_init(LimgFs *fs)
+{
+	if (g_once_init_enter(&fs->after_init)) {
+		if (fs->readahead_kb && fs->mountpoint)
+			set_readahead(fs->mountpoint, fs->readahead_kb);
+		g_once_init_leave(&fs->after_init, 1);
+	}
+}
+
 /* ------------------------------------------------------------ operations */
 
 #define FS(req) ((LimgFs *)fuse_req_userdata(req))
@@ -807,7 +857,7 @@ op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;   /* images are immutable */
 	conn->max_readahead = 1024 * 1024;
 	/* Must match the max_read mount option (cmd-mount.c). */
-	conn->max_read = LIMG_FS_MAX_READ;
+	conn->max_read = fs->opts.max_read;
 	/* After daemonizing: threads do not survive fork(). */
 	fs->started_us = g_get_monotonic_time();
 	start_precompute(fs);
@@ -825,6 +875,7 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	Gen *g;
 	int err = 0;
 
+	once_after_init(fs);
 	if (parent != ROOT_INO) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -1366,6 +1417,12 @@ static const struct fuse_lowlevel_ops ops = {
 	.fallocate = op_fallocate,
 };
 
+uint32_t
+limg_fs_max_read_for_pipe(uint64_t pipe_max)
+{
+	return pipe_max >= 2 * 1024 * 1024 ? 1024 * 1024 : 512 * 1024;
+}
+
 const struct fuse_lowlevel_ops *
 limg_fs_ops(void)
 {
@@ -1385,6 +1442,14 @@ limg_fs_new(LimgStore *store, const LimgFsOptions *opts)
 	fs->by_ino = g_ptr_array_new_with_free_func(image_free);
 	fs->blocks = limg_block_cache_new(opts->cache_mem ? opts->cache_mem : LIMG_FS_DEFAULT_CACHE_MEM);
 	return fs;
+}
+
+void
+limg_fs_set_mountpoint(LimgFs *fs, const char *mountpoint, unsigned readahead_kb)
+{
+	g_free(fs->mountpoint);
+	fs->mountpoint = g_canonicalize_filename(mountpoint, NULL);
+	fs->readahead_kb = readahead_kb;
 }
 
 void
@@ -1409,5 +1474,6 @@ limg_fs_free(LimgFs *fs)
 	g_mutex_clear(&fs->fd_lock);
 	limg_store_free(fs->store);
 	limg_block_cache_free(fs->blocks);
+	g_free(fs->mountpoint);
 	g_free(fs);
 }

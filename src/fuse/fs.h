@@ -28,12 +28,14 @@
 typedef struct LimgFs LimgFs;
 
 /*
- * Largest read request: 1 MiB - 4 KiB. libfuse splices only when a whole
- * reply fits its pipe, and unprivileged pipes stop at
- * /proc/sys/fs/pipe-max-size (1 MiB by default).
+ * Largest read request for a given /proc/sys/fs/pipe-max-size. libfuse
+ * splices a reply only when 4096 * (buffers + 2) + length fits its pipe,
+ * and an unprivileged pipe stops at pipe-max-size (1 MiB by default); a
+ * reply that does not fit is copied through a fresh malloc per request.
+ * 512 KiB leaves room for ~120 segments (small files) in a 1 MiB pipe;
+ * with a pipe of 2 MiB or more, whole 1 MiB requests splice.
  */
-#define LIMG_FS_MAX_READ 1044480
-#define LIMG_FS_MAX_READ_OPT "-omax_read=1044480"
+uint32_t limg_fs_max_read_for_pipe(uint64_t pipe_max);
 
 
 #define LIMG_FS_DEFAULT_CACHE_MEM (256u * 1024 * 1024)
@@ -47,6 +49,7 @@ typedef struct {
 	unsigned workers;      /* background layout threads; 0: none */
 	uint32_t settle_ms;    /* quiet time before a new layer is laid out */
 	bool foreground;       /* print precompute progress */
+	uint32_t max_read;     /* bytes; must match the max_read mount option */
 } LimgFsOptions;
 
 /* Takes ownership of @store. */
@@ -55,6 +58,12 @@ void limg_fs_free(LimgFs *fs);
 
 /* The low-level operations; pass @fs as userdata to fuse_session_new(). */
 const struct fuse_lowlevel_ops *limg_fs_ops(void);
+
+/*
+ * Where the file system is mounted, and the kernel readahead (KiB) to set
+ * on its backing device once the kernel has initialised it (0: leave).
+ */
+void limg_fs_set_mountpoint(LimgFs *fs, const char *mountpoint, unsigned readahead_kb);
 
 /* The session, needed for kernel cache invalidation. Borrowed. */
 void limg_fs_set_session(LimgFs *fs, struct fuse_session *se);
