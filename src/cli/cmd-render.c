@@ -44,6 +44,8 @@ static const char render_usage[] =
 	"                        name and renamed when complete.\n"
 	"  -V, --volume-id=ID    volume identifier (default LAYER)\n"
 	"      --no-xattrs       do not record extended attributes\n"
+	"  -j, --threads=N       stat entries on N threads (default: the number of\n"
+	"                        cores, at most 4); the image is the same for any N\n"
 	"  -k, --keep-going      write the image even if some entries cannot be read\n"
 	"                        (they are left out and listed); default: fail\n"
 	"  -n, --layout-only     lay out only: print size and statistics, write nothing\n"
@@ -290,6 +292,7 @@ limg_cmd_render(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "volume-id", required_argument, NULL, 'V' },
 		{ "no-xattrs", no_argument, NULL, 'X' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "keep-going", no_argument, NULL, 'k' },
 		{ "layout-only", no_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -298,7 +301,8 @@ limg_cmd_render(int argc, char **argv)
 	};
 	const char *out_path = NULL, *dir;
 	LimgLayoutOptions lopts = { 0 };
-	LimgScanOptions sopts = { .xattrs = true };
+	LimgScanOptions sopts = { .xattrs = true,
+	                          .threads = MIN(4u, g_get_num_processors()) };
 	bool keep_going = false, layout_only = false, quiet = false;
 	g_autoptr(LimgLayout) layout = NULL;
 	g_autoptr(GError) error = NULL;
@@ -312,11 +316,12 @@ limg_cmd_render(int argc, char **argv)
 	int c, ret, status = 1;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:V:knqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:V:j:knqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out_path = optarg; break;
 		case 'V': lopts.volume_id = optarg; break;
 		case 'X': sopts.xattrs = false; break;
+		case 'j': sopts.threads = (unsigned)MAX(1, atoi(optarg)); break;
 		case 'k': keep_going = true; break;
 		case 'n': layout_only = true; break;
 		case 'q': quiet = true; break;

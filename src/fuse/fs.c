@@ -284,7 +284,12 @@ gen_tree(LimgFs *fs, Image *img, const LimgLayerInfo *info, int fd, const LimgPe
          bool allow_disk, uint32_t settle_ms, int64_t *retry_at_us, LimgTree **out,
          bool *from_disk)
 {
-	LimgScanOptions sopts = { .xattrs = fs->opts.xattrs };
+	/*
+	 * A request waits for this walk: use the cores. Background builds
+	 * (settle_ms > 0) stay on their one low-priority worker thread.
+	 */
+	LimgScanOptions sopts = { .xattrs = fs->opts.xattrs,
+	                          .threads = settle_ms ? 1 : MIN(4u, g_get_num_processors()) };
 	LimgReport report;
 	uint64_t skipped = 0;
 	gint64 t0;

@@ -64,6 +64,17 @@ warn_entry(Walk *w, uint32_t parent, const char *name, size_t len, const char *w
 	w->skipped++;
 }
 
+static int scan_sequential(int root_fd, const LimgScanOptions *opts, LimgReport *report,
+                           LimgTree **out, uint64_t *skipped);
+
+static gint
+cmp_name_ptr(gconstpointer a, gconstpointer b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+
+	return strcmp(x, y);
+}
+
 static int
 cmp_ent(const void *a, const void *b)
 {
@@ -160,37 +171,50 @@ cmp_str_ptr(gconstpointer a, gconstpointer b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* An entry's extended attributes, sorted by name. */
+typedef struct {
+	GPtrArray *names;       /* char *, owned */
+	GPtrArray *values;      /* void *, owned */
+	GArray *lens;           /* uint32_t */
+} Xattrs;
+
+static void
+xattrs_clear(Xattrs *x)
+{
+	if (x->names)
+		g_ptr_array_free(x->names, TRUE);
+	if (x->values)
+		g_ptr_array_free(x->values, TRUE);
+	if (x->lens)
+		g_array_free(x->lens, TRUE);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Read the xattrs of @name in @dirfd (no symlink followed). 0 or -errno. */
 static int
-read_xattrs(Walk *w, int dirfd, const char *name, uint32_t idx)
+collect_xattrs(int dirfd, const char *name, Xattrs *x)
 {
 	char list[65536];
 	ssize_t ll = x_list(dirfd, name, list, sizeof(list));
-	g_autoptr(GPtrArray) names = NULL, values = NULL, sorted = NULL;
-	g_autoptr(GArray) lens = NULL;
-	int ret;
+	g_autoptr(GPtrArray) order = NULL;
 
+	memset(x, 0, sizeof(*x));
 	if (ll < 0)
 		return (errno == ENOTSUP || errno == EOPNOTSUPP) ? 0 : -errno;
 	if (ll == 0)
 		return 0;
-	names = g_ptr_array_new();
-	sorted = g_ptr_array_new();
-	values = g_ptr_array_new_with_free_func(g_free);
-	lens = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	x->names = g_ptr_array_new_with_free_func(g_free);
+	x->values = g_ptr_array_new_with_free_func(g_free);
+	x->lens = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	/* Sorted by name: listxattr order differs between copies of a tree. */
-	{
-		g_autoptr(GPtrArray) order = g_ptr_array_new();
-
-		for (char *a = list; a < list + ll; a += strlen(a) + 1)
-			g_ptr_array_add(order, a);
-		g_ptr_array_sort(order, cmp_str_ptr);
-		for (guint i = 0; i < order->len; i++) {
-			g_ptr_array_add(sorted, order->pdata[i]);
-		}
-	}
-	for (guint ai = 0; ai < sorted->len; ai++) {
-		char *a = sorted->pdata[ai];
+	order = g_ptr_array_new();
+	for (char *a = list; a < list + ll; a += strlen(a) + 1)
+		g_ptr_array_add(order, a);
+	g_ptr_array_sort(order, cmp_str_ptr);
+	for (guint i = 0; i < order->len; i++) {
+		const char *a = order->pdata[i];
 		ssize_t vl = x_get(dirfd, name, a, NULL, 0);
+		uint32_t l32;
 		void *v;
 
 		if (vl < 0)
@@ -201,16 +225,33 @@ read_xattrs(Walk *w, int dirfd, const char *name, uint32_t idx)
 			g_free(v);
 			continue;
 		}
-		g_ptr_array_add(names, a);
-		g_ptr_array_add(values, v);
-		{
-			uint32_t l32 = (uint32_t)vl;
-
-			g_array_append_val(lens, l32);
-		}
+		l32 = (uint32_t)vl;
+		g_ptr_array_add(x->names, g_strdup(a));
+		g_ptr_array_add(x->values, v);
+		g_array_append_val(x->lens, l32);
 	}
-	ret = limg_tree_set_xattrs(w->tree, idx, names->len, (const char *const *)names->pdata,
-	                           (const void *const *)values->pdata, (uint32_t *)(void *)lens->data);
+	return 0;
+}
+
+static int
+store_xattrs(LimgTree *tree, uint32_t idx, const Xattrs *x)
+{
+	if (!x->names || x->names->len == 0)
+		return 0;
+	return limg_tree_set_xattrs(tree, idx, x->names->len, (const char *const *)x->names->pdata,
+	                            (const void *const *)x->values->pdata,
+	                            (const uint32_t *)(void *)x->lens->data);
+}
+
+static int
+read_xattrs(Walk *w, int dirfd, const char *name, uint32_t idx)
+{
+	Xattrs x;
+	int ret = collect_xattrs(dirfd, name, &x);
+
+	if (ret == 0)
+		ret = store_xattrs(w->tree, idx, &x);
+	xattrs_clear(&x);
 	return ret;
 }
 
@@ -292,9 +333,392 @@ read_dir(Walk *w, int fd, uint32_t dnode)
 	return 0;
 }
 
+/* ------------------------------------------------------------ parallel */
+
+/*
+ * The parallel walk keeps the sequential walk's shape exactly: this
+ * thread reads directories (getdents64, sort, openat) in the same
+ * depth-first order and appends the same nodes, knowing directories by
+ * d_type; worker threads stat each directory's entries (fstatat,
+ * readlinkat, xattrs) and the results are merged into the nodes in
+ * place. Anything unusual (DT_UNKNOWN, an entry that vanished or changed
+ * type, a directory replaced during the walk, a depth limit) makes it
+ * give up with -EAGAIN, and the caller walks again single-threaded, which
+ * handles and reports each case.
+ */
+typedef struct {
+	struct stat st;
+	int err;
+	char *target;
+	size_t tlen;
+	Xattrs x;
+	int xerr;
+} PEnt;
+
+typedef struct {
+	int fd;                 /* own dup of the directory fd */
+	uint32_t first;
+	uint32_t count;
+	char **names;
+	PEnt *res;
+	bool xattrs;
+	gint done;
+} Batch;
+
+typedef struct {
+	GMutex lock;
+	GCond cond;
+} BatchSync;
+
+static BatchSync bsync = { 0 };
+static GOnce bsync_once = G_ONCE_INIT;
+
+static gpointer
+bsync_init(gpointer unused)
+{
+	g_mutex_init(&bsync.lock);
+	g_cond_init(&bsync.cond);
+	return NULL;
+}
+
+static void
+stat_batch(gpointer data, gpointer unused)
+{
+	Batch *b = data;
+
+	for (uint32_t i = 0; i < b->count; i++) {
+		PEnt *r = &b->res[i];
+
+		if (fstatat(b->fd, b->names[i], &r->st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r->err = errno;
+			continue;
+		}
+		if (S_ISLNK(r->st.st_mode)) {
+			char buf[PATH_MAX + 1];
+			ssize_t tl = readlinkat(b->fd, b->names[i], buf, sizeof(buf));
+
+			if (tl < 0 || tl > PATH_MAX) {
+				r->err = tl < 0 ? errno : ENAMETOOLONG;
+				continue;
+			}
+			r->target = g_memdup2(buf, (gsize)tl);
+			r->tlen = (size_t)tl;
+		}
+		if (b->xattrs)
+			r->xerr = collect_xattrs(b->fd, b->names[i], &r->x);
+	}
+	g_mutex_lock(&bsync.lock);
+	g_atomic_int_set(&b->done, 1);
+	g_cond_broadcast(&bsync.cond);
+	g_mutex_unlock(&bsync.lock);
+}
+
+static void
+batch_free(Batch *b)
+{
+	for (uint32_t i = 0; i < b->count; i++) {
+		g_free(b->res[i].target);
+		xattrs_clear(&b->res[i].x);
+	}
+	close(b->fd);
+	g_free(b->names);
+	g_free(b->res);
+	g_free(b);
+}
+
+static void
+batch_wait(Batch *b)
+{
+	g_mutex_lock(&bsync.lock);
+	while (!g_atomic_int_get(&b->done))
+		g_cond_wait(&bsync.cond, &bsync.lock);
+	g_mutex_unlock(&bsync.lock);
+}
+
+/* Merge a finished batch into its nodes; -EAGAIN on anything unusual. */
+static int
+batch_merge(LimgTree *tree, Batch *b)
+{
+	int ret = 0;
+
+	for (uint32_t i = 0; i < b->count && ret == 0; i++) {
+		PEnt *r = &b->res[i];
+		LimgNode *n = &tree->nodes[b->first + i];
+		LimgNode full;
+
+		if (r->err || r->xerr || S_ISDIR(r->st.st_mode) != S_ISDIR(n->mode))
+			return -EAGAIN;
+		fill_node(&full, &r->st, n->parent);
+		full.first_child = n->first_child;
+		full.nchildren = n->nchildren;
+		full.name = n->name;
+		full.name_len = n->name_len;
+		full.target = LIMG_NONE;
+		full.xattrs = LIMG_NONE;
+		*n = full;
+		if (r->target)
+			ret = limg_tree_set_target(tree, b->first + i, r->target, r->tlen);
+		if (ret == 0)
+			ret = store_xattrs(tree, b->first + i, &r->x);
+	}
+	return ret;
+}
+
+typedef struct {
+	uint32_t node;
+	uint64_t ino;
+	uint64_t dev;
+} OpenedDir;
+
+static int
+scan_parallel(int root_fd, const LimgScanOptions *opts, LimgTree **out)
+{
+	g_autoptr(LimgTree) tree = limg_tree_new();
+	g_autoptr(GArray) stack = g_array_new(FALSE, FALSE, sizeof(Frame));
+	g_autoptr(GArray) opened = g_array_new(FALSE, FALSE, sizeof(OpenedDir));
+	GQueue pending = G_QUEUE_INIT;
+	uint32_t max_depth = opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
+	GThreadPool *pool;
+	struct stat st;
+	LimgNode proto;
+	uint32_t idx;
+	int ret = 0;
+
+	g_once(&bsync_once, bsync_init, NULL);
+	if (fstat(root_fd, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	fill_node(&proto, &st, 0);
+	if ((ret = limg_tree_add(tree, &proto, "", 0, &idx)) < 0)
+		return ret;
+	if (opts->xattrs) {
+		Xattrs x;
+
+		ret = collect_xattrs(root_fd, ".", &x);
+		if (ret == 0)
+			ret = store_xattrs(tree, 0, &x);
+		xattrs_clear(&x);
+		if (ret < 0)
+			return -EAGAIN;
+	}
+	pool = g_thread_pool_new(stat_batch, NULL, (gint)opts->threads, FALSE, NULL);
+	if (!pool)
+		return -EAGAIN;
+	{
+		Frame root = { .fd = dup(root_fd), .node = 0, .next = 0 };
+
+		if (root.fd < 0) {
+			g_thread_pool_free(pool, FALSE, TRUE);
+			return -errno;
+		}
+		g_array_append_val(stack, root);
+	}
+
+	for (bool first = true; stack->len && ret == 0;) {
+		Frame *f = &g_array_index(stack, Frame, stack->len - 1);
+		uint32_t child = LIMG_NONE;
+
+		if (first) {
+			first = false;
+			goto read_it;
+		}
+		{
+			const LimgNode *dn = &tree->nodes[f->node];
+
+			while (f->next < dn->nchildren) {
+				uint32_t c = dn->first_child + f->next++;
+
+				if (S_ISDIR(tree->nodes[c].mode)) {
+					child = c;
+					break;
+				}
+			}
+		}
+		if (child == LIMG_NONE) {
+			close(f->fd);
+			g_array_set_size(stack, stack->len - 1);
+			continue;
+		}
+		{
+			Frame nf = { .node = child, .next = 0 };
+			struct stat cst;
+			OpenedDir od;
+
+			if (stack->len >= max_depth) {
+				ret = -EAGAIN;
+				break;
+			}
+			nf.fd = openat(f->fd, limg_tree_name(tree, &tree->nodes[child]),
+			               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (nf.fd < 0 || fstat(nf.fd, &cst) < 0) {
+				if (nf.fd >= 0)
+					close(nf.fd);
+				ret = -EAGAIN;
+				break;
+			}
+			od.node = child;
+			od.ino = cst.st_ino;
+			od.dev = cst.st_dev;
+			g_array_append_val(opened, od);
+			g_array_append_val(stack, nf);
+			f = &g_array_index(stack, Frame, stack->len - 1);
+		}
+read_it:
+		{
+			char buf[32768] __attribute__((aligned(8)));
+			GPtrArray *names = g_ptr_array_new();
+			GStringChunk *chunk = g_string_chunk_new(4096);
+			uint32_t firstc = tree->n_nodes;
+			Batch *b;
+			long n;
+
+			if (lseek(f->fd, 0, SEEK_SET) < 0)
+				ret = -errno;
+			while (ret == 0 && (n = syscall(SYS_getdents64, f->fd, buf, sizeof(buf))) > 0) {
+				for (long off = 0; off < n;) {
+					const struct linux_dirent64 *de =
+						(const struct linux_dirent64 *)(buf + off);
+
+					off += de->d_reclen;
+					if (de->d_name[0] == '.' && (de->d_name[1] == 0 ||
+					    (de->d_name[1] == '.' && de->d_name[2] == 0)))
+						continue;
+					if (de->d_type == DT_UNKNOWN)
+						ret = -EAGAIN;
+					/* d_type rides in the byte before the name copy. */
+					{
+						char tmp[NAME_MAX + 2];
+						size_t len = strlen(de->d_name);
+						char *p;
+
+						if (len > NAME_MAX) {
+							ret = -EAGAIN;
+							continue;
+						}
+						tmp[0] = (char)de->d_type;
+						memcpy(tmp + 1, de->d_name, len + 1);
+						p = g_string_chunk_insert_len(chunk, tmp, (gssize)len + 2);
+						g_ptr_array_add(names, p + 1);
+					}
+				}
+				if (n < 0)
+					ret = -errno;
+			}
+			if (ret == 0) {
+				g_ptr_array_sort(names, cmp_name_ptr);
+				for (guint i = 0; i < names->len && ret == 0; i++) {
+					const char *nm = names->pdata[i];
+					LimgNode p = { .parent = f->node };
+
+					p.mode = (unsigned char)nm[-1] == DT_DIR ? S_IFDIR : S_IFREG;
+					ret = limg_tree_add(tree, &p, nm, strlen(nm), &idx);
+				}
+			}
+			if (ret == 0) {
+				tree->nodes[f->node].first_child = names->len ? firstc : 0;
+				tree->nodes[f->node].nchildren = names->len;
+			}
+			if (ret == 0 && names->len) {
+				b = g_new0(Batch, 1);
+				b->fd = dup(f->fd);
+				b->first = firstc;
+				b->count = names->len;
+				b->names = g_new(char *, names->len);
+				b->xattrs = opts->xattrs;
+				/* Names must outlive the chunk: copy into one block. */
+				{
+					size_t total = 0;
+					char *blk;
+
+					for (guint i = 0; i < names->len; i++)
+						total += strlen(names->pdata[i]) + 1;
+					blk = g_malloc(total + sizeof(char *) * names->len);
+					g_free(b->names);
+					b->names = (char **)(void *)blk;
+					blk += sizeof(char *) * names->len;
+					for (guint i = 0; i < names->len; i++) {
+						size_t l = strlen(names->pdata[i]) + 1;
+
+						memcpy(blk, names->pdata[i], l);
+						b->names[i] = blk;
+						blk += l;
+					}
+				}
+				b->res = g_new0(PEnt, names->len);
+				if (b->fd < 0) {
+					ret = -errno;
+					g_free(b->names);
+					g_free(b->res);
+					g_free(b);
+				} else {
+					g_queue_push_tail(&pending, b);
+					g_thread_pool_push(pool, b, NULL);
+				}
+			}
+			g_ptr_array_free(names, TRUE);
+			g_string_chunk_free(chunk);
+		}
+		/* Merge what is done; bound the batches in flight. */
+		while (ret == 0 && !g_queue_is_empty(&pending)) {
+			Batch *b = g_queue_peek_head(&pending);
+
+			if (!g_atomic_int_get(&b->done)) {
+				if (g_queue_get_length(&pending) < 256)
+					break;
+				batch_wait(b);
+			}
+			g_queue_pop_head(&pending);
+			ret = batch_merge(tree, b);
+			batch_free(b);
+		}
+	}
+	/* Drain: every batch must finish before its fd and names go. */
+	while (!g_queue_is_empty(&pending)) {
+		Batch *b = g_queue_pop_head(&pending);
+
+		batch_wait(b);
+		if (ret == 0)
+			ret = batch_merge(tree, b);
+		batch_free(b);
+	}
+	g_thread_pool_free(pool, FALSE, TRUE);
+	for (guint i = 0; i < stack->len; i++)
+		close(g_array_index(stack, Frame, i).fd);
+	if (ret < 0)
+		return ret;
+	/* Every directory we descended into is the one that was stat'ed. */
+	for (guint i = 0; i < opened->len; i++) {
+		const OpenedDir *od = &g_array_index(opened, OpenedDir, i);
+
+		if (tree->nodes[od->node].ino != od->ino || tree->nodes[od->node].dev != od->dev)
+			return -EAGAIN;
+	}
+	limg_tree_seal(tree);
+	*out = g_steal_pointer(&tree);
+	return 0;
+}
+
 int
 limg_source_dir_scan(int root_fd, const LimgScanOptions *opts, LimgReport *report,
                      LimgTree **out, uint64_t *skipped)
+{
+	if (opts && opts->threads > 1) {
+		int ret = scan_parallel(root_fd, opts, out);
+
+		if (ret != -EAGAIN) {
+			if (skipped)
+				*skipped = 0;
+			return ret;
+		}
+		/* Something unusual: the single-threaded walk handles and reports it. */
+	}
+	return scan_sequential(root_fd, opts, report, out, skipped);
+}
+
+static int
+scan_sequential(int root_fd, const LimgScanOptions *opts, LimgReport *report,
+                LimgTree **out, uint64_t *skipped)
 {
 	static const LimgScanOptions defaults = { .xattrs = true };
 	g_autoptr(LimgTree) tree = limg_tree_new();

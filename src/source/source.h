@@ -28,6 +28,8 @@
 typedef struct {
 	bool xattrs;          /* record extended attributes */
 	uint32_t max_depth;   /* 0: default (2048 levels) */
+	unsigned threads;     /* > 1: stat entries on that many threads; the
+	                       * tree is identical to a single-threaded walk */
 } LimgScanOptions;
 
 /*

@@ -19,6 +19,12 @@ sh "$top_srcdir/tests/lib/mktree.sh" "$tree" --no-big >/dev/null || rc=$?
 "$LIMG" render -q "$tree" > "$tmpdir/b.iso" || fail "second render (to stdout) failed"
 cmp "$tmpdir/a.iso" "$tmpdir/b.iso" || fail "two renders of one tree differ"
 
+# The parallel walk builds exactly the tree of the single-threaded one.
+"$LIMG" render -q -j 1 "$tree" -o "$tmpdir/j1.iso" || fail "render -j 1 failed"
+"$LIMG" render -q -j 4 "$tree" -o "$tmpdir/j4.iso" || fail "render -j 4 failed"
+cmp "$tmpdir/j1.iso" "$tmpdir/j4.iso" || fail "single-threaded and 4-thread walks give other bytes"
+cmp "$tmpdir/a.iso" "$tmpdir/j1.iso" || fail "render -j 1 differs from the default render"
+
 # A second copy of the same tree, built afresh elsewhere under another
 # name: other inode numbers, ctimes and atimes, the same contents. (cp -a
 # cannot copy it: some of its paths are longer than PATH_MAX.)
