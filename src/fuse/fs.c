@@ -62,6 +62,10 @@ struct Gen {
 	LimgLayout *layout;
 	int root_fd;
 	uint64_t number;
+	GMutex dir_lock;
+	/* protected by dir_lock: the parent directory of the last file opened */
+	int dir_fd;
+	uint32_t dir_node;
 };
 
 typedef struct {
@@ -150,6 +154,36 @@ fd_purge_gen(LimgFs *fs, Gen *g)
 	g_mutex_unlock(&fs->fd_lock);
 }
 
+/*
+ * Open file @node of @g. Files are read in node order, so siblings come
+ * together: keep the parent directory open and open each file as one
+ * O_NOFOLLOW component of it instead of resolving its whole path.
+ */
+static int
+gen_open_file(Gen *g, uint32_t node)
+{
+	const LimgTree *t = limg_layout_tree(g->layout);
+	uint32_t parent = t->nodes[node].parent;
+	int fd;
+
+	g_mutex_lock(&g->dir_lock);
+	if (g->dir_fd < 0 || g->dir_node != parent) {
+		int dfd = limg_source_open_dir(g->root_fd, t, parent);
+
+		if (dfd < 0) {
+			g_mutex_unlock(&g->dir_lock);
+			return dfd;
+		}
+		if (g->dir_fd >= 0)
+			close(g->dir_fd);
+		g->dir_fd = dfd;
+		g->dir_node = parent;
+	}
+	fd = limg_source_open_node_at(g->dir_fd, t, node);
+	g_mutex_unlock(&g->dir_lock);
+	return fd;
+}
+
 /* Borrow an fd for @node of @g; *slot is -1 when the fd is not cached. */
 static int
 fd_get(LimgFs *fs, Gen *g, uint32_t node, int *slot)
@@ -171,7 +205,7 @@ fd_get(LimgFs *fs, Gen *g, uint32_t node, int *slot)
 	}
 	g_mutex_unlock(&fs->fd_lock);
 
-	fd = limg_source_open_node(g->root_fd, limg_layout_tree(g->layout), node);
+	fd = gen_open_file(g, node);
 	if (fd < 0)
 		return fd;
 
@@ -232,6 +266,9 @@ gen_unref(Gen *g)
 	limg_block_cache_drop_owner(g->fs->blocks, g);
 	limg_layout_unref(g->layout);
 	close(g->root_fd);
+	if (g->dir_fd >= 0)
+		close(g->dir_fd);
+	g_mutex_clear(&g->dir_lock);
 	g_free(g);
 }
 
@@ -401,6 +438,8 @@ gen_build(LimgFs *fs, Image *img, const LimgLayerInfo *info, uint64_t number,
 	g->layout = layout;
 	g->root_fd = fd;
 	g->number = number;
+	g->dir_fd = -1;
+	g_mutex_init(&g->dir_lock);
 	stat_add(&fs->stats.layouts, 1);
 	stat_add(&fs->stats.layout_usec, g_get_monotonic_time() - t0);
 	stat_add(&fs->stats.entries_laid_out, limg_layout_tree(layout)->n_nodes);

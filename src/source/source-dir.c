@@ -882,20 +882,21 @@ open_beneath(int root_fd, const char *path)
 	}
 }
 
-int
-limg_source_open_node(int root_fd, const LimgTree *tree, uint32_t node)
+/* Is @st still the file node @n recorded? */
+static bool
+same_file(const struct stat *st, const LimgNode *n)
 {
-	const LimgNode *n;
-	g_autofree char *path = NULL;
-	struct stat st;
-	int fd;
+	return S_ISREG(st->st_mode) && st->st_ino == n->ino && st->st_dev == n->dev &&
+	       (uint64_t)st->st_size == n->size && st->st_mtim.tv_sec == n->mtime.sec &&
+	       (uint32_t)st->st_mtim.tv_nsec == n->mtime.nsec && st->st_ctim.tv_sec == n->ctime.sec &&
+	       (uint32_t)st->st_ctim.tv_nsec == n->ctime.nsec;
+}
 
-	g_return_val_if_fail(node < tree->n_nodes, -EINVAL);
-	n = &tree->nodes[node];
-	if (!S_ISREG(n->mode))
-		return -EINVAL;
-	path = limg_tree_path(tree, node);
-	fd = open_beneath(root_fd, path);
+static int
+verify_open(int fd, const LimgNode *n)
+{
+	struct stat st;
+
 	if (fd < 0)
 		return fd == -ELOOP || fd == -EXDEV || fd == -ENOENT || fd == -ENOTDIR ? -ESTALE : fd;
 	if (fstat(fd, &st) < 0) {
@@ -904,14 +905,66 @@ limg_source_open_node(int root_fd, const LimgTree *tree, uint32_t node)
 		close(fd);
 		return err;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_ino != n->ino || st.st_dev != n->dev ||
-	    (uint64_t)st.st_size != n->size || st.st_mtim.tv_sec != n->mtime.sec ||
-	    (uint32_t)st.st_mtim.tv_nsec != n->mtime.nsec || st.st_ctim.tv_sec != n->ctime.sec ||
-	    (uint32_t)st.st_ctim.tv_nsec != n->ctime.nsec) {
+	if (!same_file(&st, n)) {
 		close(fd);
 		return -ESTALE;
 	}
 	/* Regular file confirmed: reads may block normally from now on. */
 	fcntl(fd, F_SETFL, O_RDONLY);
 	return fd;
+}
+
+int
+limg_source_open_node(int root_fd, const LimgTree *tree, uint32_t node)
+{
+	const LimgNode *n;
+	g_autofree char *path = NULL;
+
+	g_return_val_if_fail(node < tree->n_nodes, -EINVAL);
+	n = &tree->nodes[node];
+	if (!S_ISREG(n->mode))
+		return -EINVAL;
+	path = limg_tree_path(tree, node);
+	return verify_open(open_beneath(root_fd, path), n);
+}
+
+int
+limg_source_open_dir(int root_fd, const LimgTree *tree, uint32_t node)
+{
+	const LimgNode *n;
+	g_autofree char *path = NULL;
+	struct stat st;
+	int fd;
+
+	g_return_val_if_fail(node < tree->n_nodes, -EINVAL);
+	n = &tree->nodes[node];
+	if (!S_ISDIR(n->mode))
+		return -EINVAL;
+	path = limg_tree_path(tree, node);
+	fd = node == 0 ? openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+	               : open_beneath(root_fd, path);
+	if (fd < 0)
+		return node == 0 ? -errno : (fd == -ELOOP || fd == -EXDEV || fd == -ENOENT ||
+		                              fd == -ENOTDIR ? -ESTALE : fd);
+	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_ino != n->ino ||
+	    st.st_dev != n->dev) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+int
+limg_source_open_node_at(int dir_fd, const LimgTree *tree, uint32_t node)
+{
+	const LimgNode *n;
+	int fd;
+
+	g_return_val_if_fail(node < tree->n_nodes, -EINVAL);
+	n = &tree->nodes[node];
+	if (!S_ISREG(n->mode))
+		return -EINVAL;
+	fd = openat(dir_fd, limg_tree_name(tree, n),
+	            O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	return verify_open(fd < 0 ? -errno : fd, n);
 }

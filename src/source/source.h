@@ -51,4 +51,18 @@ int limg_source_dir_scan(int root_fd, const LimgScanOptions *opts, LimgReport *r
  */
 int limg_source_open_node(int root_fd, const LimgTree *tree, uint32_t node);
 
+/*
+ * Open directory node @node (beneath @root_fd, no symlink followed) and
+ * check it is still the directory scanned. Returns an fd or -ESTALE /
+ * -errno. With limg_source_open_node_at() this opens many files of one
+ * directory without resolving their whole paths each time.
+ */
+int limg_source_open_dir(int root_fd, const LimgTree *tree, uint32_t node);
+
+/*
+ * Like limg_source_open_node(), relative to @dir_fd, an fd of the node's
+ * parent from limg_source_open_dir(): one O_NOFOLLOW component.
+ */
+int limg_source_open_node_at(int dir_fd, const LimgTree *tree, uint32_t node);
+
 #endif /* LIMG_SOURCE_H */
