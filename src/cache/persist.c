@@ -24,6 +24,7 @@
 #include <glib.h>
 
 #include "cache/persist.h"
+#include "util/fdio.h"
 
 typedef struct {
 	char magic[8];
@@ -88,25 +89,6 @@ digest(const Header *h, const void *path, const void *nodes, size_t nodes_len,
 	g_checksum_free(c);
 }
 
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 limg_persist_save(const char *dir, const LimgPersistKey *key, const LimgTree *tree,
                   uint64_t *bytes_written)
@@ -136,13 +118,13 @@ limg_persist_save(const char *dir, const LimgPersistKey *key, const LimgTree *tr
 	fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	ret = write_all(fd, &h, sizeof(h));
+	ret = limg_write_all(fd, &h, sizeof(h));
 	if (ret == 0)
-		ret = write_all(fd, key->path, h.path_len);
+		ret = limg_write_all(fd, key->path, h.path_len);
 	if (ret == 0 && nodes_len)
-		ret = write_all(fd, tree->nodes, nodes_len);
+		ret = limg_write_all(fd, tree->nodes, nodes_len);
 	if (ret == 0 && tree->strings.len)
-		ret = write_all(fd, tree->strings.buf, tree->strings.len);
+		ret = limg_write_all(fd, tree->strings.buf, tree->strings.len);
 	if (ret == 0 && fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && ret == 0)

@@ -27,6 +27,7 @@
 #include "iso/layout.h"
 #include "iso/render.h"
 #include "source/source.h"
+#include "util/fdio.h"
 
 #define PROG "fuse-layerimg render"
 #define BATCH_BLOCKS 64
@@ -80,25 +81,6 @@ now_s(void)
 }
 
 static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 emit_zeros(Writer *w, uint64_t len)
 {
 	if (w->out_regular) {
@@ -108,7 +90,7 @@ emit_zeros(Writer *w, uint64_t len)
 	memset(w->buf, 0, w->buf_size);
 	while (len) {
 		size_t n = len < w->buf_size ? (size_t)len : w->buf_size;
-		int ret = write_all(w->out_fd, w->buf, n);
+		int ret = limg_write_all(w->out_fd, w->buf, n);
 
 		if (ret < 0)
 			return ret;
@@ -135,7 +117,7 @@ emit_meta(Writer *w, uint64_t off, uint64_t len)
 		n = (size_t)nb * ISO_BLOCK_SIZE;
 		if (n > len)
 			n = (size_t)len;
-		if ((ret = write_all(w->out_fd, w->buf, n)) < 0)
+		if ((ret = limg_write_all(w->out_fd, w->buf, n)) < 0)
 			return ret;
 		off += n;
 		len -= n;
@@ -201,7 +183,7 @@ plain:
 			}
 			if (r == 0)
 				return -ESTALE;
-			if ((ret = write_all(w->out_fd, w->buf, (size_t)r)) < 0)
+			if ((ret = limg_write_all(w->out_fd, w->buf, (size_t)r)) < 0)
 				return ret;
 			soff += (uint64_t)r;
 			len -= (uint64_t)r;

@@ -348,6 +348,21 @@ find_compat(LimgLayout *l, LimgReport *report)
 	}
 }
 
+/* Record identifier @id of node @c (and start its order slot). */
+static int
+set_name(LimgLayout *l, uint32_t c, const char *id, size_t len)
+{
+	uint32_t off;
+	int ret = limg_arena_append(&l->names, id, len, &off);
+
+	if (ret < 0)
+		return ret;
+	l->iso_name[c] = off;
+	l->iso_len[c] = (uint8_t)len;
+	l->order[c] = c;
+	return 0;
+}
+
 /* Give children c of directory @dn their plain identifiers. */
 static int
 plain_names(LimgLayout *l, const LimgNode *dn)
@@ -359,14 +374,10 @@ plain_names(LimgLayout *l, const LimgNode *dn)
 		char id[LIMG_ISO_NAME_MAX];
 		size_t len = limg_iso_name(limg_tree_name(t, cn), cn->name_len, S_ISDIR(cn->mode),
 		                           0, id, NULL);
-		uint32_t off;
 		int ret;
 
-		if ((ret = limg_arena_append(&l->names, id, len, &off)) < 0)
+		if ((ret = set_name(l, c, id, len)) < 0)
 			return ret;
-		l->iso_name[c] = off;
-		l->iso_len[c] = (uint8_t)len;
-		l->order[c] = c;
 	}
 	return 0;
 }
@@ -406,7 +417,6 @@ unique_names(LimgLayout *l, const LimgNode *dn)
 		bool isdir = S_ISDIR(cn->mode);
 		char id[LIMG_ISO_NAME_MAX], key[LIMG_ISO_NAME_MAX];
 		size_t len = limg_iso_name(limg_tree_name(t, cn), cn->name_len, isdir, 0, id, key);
-		uint32_t off;
 		gpointer v;
 		int ret;
 
@@ -421,11 +431,8 @@ unique_names(LimgLayout *l, const LimgNode *dn)
 			g_hash_table_replace(used, g_strdup(key0), GUINT_TO_POINTER(s));
 		}
 		g_hash_table_insert(used, g_strdup(key), GUINT_TO_POINTER(1));
-		if ((ret = limg_arena_append(&l->names, id, len, &off)) < 0)
+		if ((ret = set_name(l, c, id, len)) < 0)
 			return ret;
-		l->iso_name[c] = off;
-		l->iso_len[c] = (uint8_t)len;
-		l->order[c] = c;
 	}
 	return 0;
 }

@@ -101,10 +101,11 @@ limg_susp_sp(LimgSusp *s)
 	return 0;
 }
 
-int
-limg_susp_er(LimgSusp *s)
+/* SUSP 5.5: an ER entry announcing one extension. */
+static int
+put_er(LimgSusp *s, const char *id, const char *desc, const char *src)
 {
-	size_t li = sizeof(er_id) - 1, ld = sizeof(er_desc) - 1, ls = sizeof(er_src) - 1;
+	size_t li = strlen(id), ld = strlen(desc), ls = strlen(src);
 	uint8_t *p = entry_begin(s, 8 + li + ld + ls, "ER");
 
 	if (!p)
@@ -113,10 +114,16 @@ limg_susp_er(LimgSusp *s)
 	p[5] = (uint8_t)ld;
 	p[6] = (uint8_t)ls;
 	p[7] = 1;      /* extension version */
-	memcpy(p + 8, er_id, li);
-	memcpy(p + 8 + li, er_desc, ld);
-	memcpy(p + 8 + li + ld, er_src, ls);
+	memcpy(p + 8, id, li);
+	memcpy(p + 8 + li, desc, ld);
+	memcpy(p + 8 + li + ld, src, ls);
 	return 0;
+}
+
+int
+limg_susp_er(LimgSusp *s)
+{
+	return put_er(s, er_id, er_desc, er_src);
 }
 
 int
@@ -318,19 +325,7 @@ static const char aaip_src[] =
 int
 limg_susp_er_aaip(LimgSusp *s)
 {
-	size_t li = sizeof(aaip_id) - 1, ld = sizeof(aaip_desc) - 1, ls = sizeof(aaip_src) - 1;
-	uint8_t *p = entry_begin(s, 8 + li + ld + ls, "ER");
-
-	if (!p)
-		return -ENOMEM;
-	p[4] = (uint8_t)li;
-	p[5] = (uint8_t)ld;
-	p[6] = (uint8_t)ls;
-	p[7] = 1;
-	memcpy(p + 8, aaip_id, li);
-	memcpy(p + 8 + li, aaip_desc, ld);
-	memcpy(p + 8 + li + ld, aaip_src, ls);
-	return 0;
+	return put_er(s, aaip_id, aaip_desc, aaip_src);
 }
 
 /* One component (name or value) of an attribute list, split as needed. */
