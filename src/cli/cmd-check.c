@@ -11,14 +11,18 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 
 #include "check/manifest.h"
 #include "cli/cli.h"
+#include "iso/layout.h"
+#include "source/source.h"
 
 #define PROG "fuse-layerimg check"
 
@@ -45,6 +49,34 @@ static const char check_description[] =
 	"              top-level directory named rr_moved (not its contents).\n"
 	"\n"
 	"Exit status: 0 equal, 1 different or IMAGE/DIR unreadable, 2 usage.";
+
+/*
+ * The layer's compatibility report (what some target reader will not see
+ * in DIR), on stderr as render prints it. It comes from our own walk and
+ * layout, which play no part in the comparison.
+ */
+static void
+print_compat(const char *dir, gboolean xattrs)
+{
+	LimgScanOptions sopts = { .xattrs = xattrs, .threads = 1 };
+	g_autoptr(GString) out = g_string_new(NULL);
+	LimgLayout *layout = NULL;
+	LimgTree *tree = NULL;
+	LimgReport report;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	limg_report_init(&report);
+	if (limg_source_dir_scan(fd, &sopts, &report, &tree, NULL) == 0 &&
+	    limg_layout_build(tree, NULL, &report, &layout) == 0) {
+		limg_report_format_compat(&report, out);
+		fputs(out->str, stderr);
+		limg_layout_unref(layout);
+	}
+	limg_report_release(&report);
+	close(fd);
+}
 
 int limg_cmd_check(int argc, char **argv)
 {
@@ -180,6 +212,8 @@ int limg_cmd_check(int argc, char **argv)
 				       (intmax_t)st.st_size);
 	}
 
+	if (!quiet)
+		print_compat(dir, !no_xattrs);
 	if (!quiet) {
 		fwrite(report->str, 1, report->len, stdout);
 		if (ndiff == 0)

@@ -787,10 +787,11 @@ precompute_build(void *ctx, const char *name, uint32_t settle_ms, int64_t *retry
 		double secs = (g_get_monotonic_time() - fs->started_us) / 1e6;
 
 		limg_precompute_stats(fs->pre, &ps);
-		limg_log(LIMG_LOG_INFO, "precompute: %s.iso ready (%u entries); %" G_GUINT64_FORMAT
-		         " done, %u queued, %u settling; %.0f entries/s",
-		         name, limg_layout_tree(g->layout)->n_nodes, ps.done + 1, ps.queued,
-		         ps.delayed, secs > 0 ? entries / secs : 0.0);
+		limg_log(LIMG_LOG_INFO, "precompute: %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
+		         " layers ready (%s.iso, %u entries), %u settling; %.0f entries/s",
+		         ps.done + 1, ps.done + ps.queued + ps.delayed + ps.running, name,
+		         limg_layout_tree(g->layout)->n_nodes, ps.delayed,
+		         secs > 0 ? entries / secs : 0.0);
 	}
 	gen_unref(g);
 	return LIMG_BUILD_DONE;
