@@ -16,30 +16,47 @@ scripts/install-deps.sh
 ./autogen.sh >/dev/null 2>&1 || ./autogen.sh
 
 pass=0 fail=0 skip=0
+# run_suite NAME [CONFIGURE ARGS]: build in build-NAME and run make check.
 run_suite() {
-	name=$1; shift
+	name=$1
+	shift
 	dir="$top/build-$name"
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	(cd "$dir" && "$top/configure" -q "$@" && make -j"$(nproc)" >/dev/null)
+	if ! (cd "$dir" && "$top/configure" -q "$@" && make -j"$(nproc)" >/dev/null); then
+		echo "=== $name: build failed" >&2
+		fail=$((fail + 1))
+		return 0
+	fi
 	status=0
 	(cd "$dir" && make -j"$(nproc)" check) || status=$?
 	log="$dir/test-suite.log"
+	p=0 f=0 x=0 s=0
 	if [ -f "$log" ]; then
 		p=$(sed -n 's/^# PASS: *//p' "$log" | head -1)
 		f=$(sed -n 's/^# FAIL: *//p' "$log" | head -1)
 		x=$(sed -n 's/^# ERROR: *//p' "$log" | head -1)
 		s=$(sed -n 's/^# SKIP: *//p' "$log" | head -1)
-		pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0} + ${x:-0})); skip=$((skip + ${s:-0}))
-		grep -h '^SKIP:' "$dir"/tests/*/*.log 2>/dev/null | sed "s/^/[$name] /" || true
+		# Every SKIP, visibly, with its reason.
+		grep -h '^SKIP:' "$dir"/tests/*/*.log 2>/dev/null | sort -u | sed "s/^/[$name] /" || true
 	fi
+	pass=$((pass + ${p:-0}))
+	fail=$((fail + ${f:-0} + ${x:-0}))
+	skip=$((skip + ${s:-0}))
 	if [ "$status" != 0 ]; then
-		echo "=== $name: failures ===" >&2
-		cat "$log" >&2 || true
-		fail=$((fail + 0))
-		[ "${f:-0}${x:-0}" = "00" ] && fail=$((fail + 1))
+		echo "=== $name: make check failed" >&2
+		[ -f "$log" ] && cat "$log" >&2
+		if [ "${f:-0}" = 0 ] && [ "${x:-0}" = 0 ]; then
+			fail=$((fail + 1))
+		fi
 	fi
+	return 0
 }
+
+if [ -f config.status ]; then
+	# An in-tree configuration would break the out-of-tree builds below.
+	make distclean >/dev/null 2>&1 || true
+fi
 
 run_suite plain
 if [ "$sanitizers" = yes ]; then
