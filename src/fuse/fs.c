@@ -33,6 +33,7 @@
 #define ISO_SUFFIX ".iso"
 #define FD_SLOTS   256
 #define ZERO_CHUNK (256 * 1024)
+#define PRERENDER_BLOCKS 512      /* 1 MiB of metadata per image */
 
 static const uint8_t zeros[ZERO_CHUNK];
 
@@ -792,6 +793,21 @@ precompute_build(void *ctx, const char *name, uint32_t settle_ms, int64_t *retry
 		         ps.done + 1, ps.done + ps.queued + ps.delayed + ps.running, name,
 		         limg_layout_tree(g->layout)->n_nodes, ps.delayed,
 		         secs > 0 ? entries / secs : 0.0);
+	}
+	/*
+	 * Ready means ready to serve: render the first metadata blocks (what
+	 * a guest reads to mount the image) into the block cache now, so
+	 * the first read at container start is only copies.
+	 */
+	{
+		uint32_t n = MIN(limg_layout_meta_blocks(g->layout), PRERENDER_BLOCKS);
+
+		for (uint32_t lba = ISO_SYSTEM_AREA; lba < n; lba++) {
+			GBytes *b = gen_meta_block(g, lba);
+
+			if (b)
+				g_bytes_unref(b);
+		}
 	}
 	gen_unref(g);
 	return LIMG_BUILD_DONE;

@@ -15,7 +15,14 @@
 struct LimgStore {
 	char *source;           /* NULL: explicit layers only */
 	GPtrArray *explicit;    /* LimgLayerInfo * (path and name only) */
+	GMutex lock;
+	/* protected by lock: is SOURCE an overlay2 store, as of when */
+	gboolean overlay;
+	gint64 overlay_checked_us;
 };
+
+/* How long a look at SOURCE decides whether it is an overlay2 store. */
+#define OVERLAY_TTL_US (1000 * 1000)
 
 void
 limg_layer_info_free(LimgLayerInfo *li)
@@ -33,6 +40,7 @@ limg_store_new(const char *source, GError **error)
 	LimgStore *s = g_new0(LimgStore, 1);
 
 	s->explicit = g_ptr_array_new_with_free_func((GDestroyNotify)limg_layer_info_free);
+	g_mutex_init(&s->lock);
 	if (source) {
 		struct stat st;
 
@@ -60,6 +68,7 @@ limg_store_free(LimgStore *s)
 		return;
 	g_free(s->source);
 	g_ptr_array_free(s->explicit, TRUE);
+	g_mutex_clear(&s->lock);
 	g_free(s);
 }
 
@@ -178,6 +187,10 @@ limg_store_list(LimgStore *s)
 		}
 		if (d)
 			closedir(d);
+		g_mutex_lock(&s->lock);
+		s->overlay = overlay;
+		s->overlay_checked_us = g_get_monotonic_time();
+		g_mutex_unlock(&s->lock);
 		if (!overlay) {
 			for (guint i = 0; i < plain->len; i++) {
 				g_autofree char *dir = g_build_filename(s->source, plain->pdata[i], NULL);
@@ -226,21 +239,28 @@ limg_store_lookup(LimgStore *s, const char *name)
 	li = info_for(name, diff);
 	if (li)
 		return li;
-	/* A plain directory is a layer only in a store without overlay2 layers. */
+	/*
+	 * A plain directory is a layer only in a store without overlay2
+	 * layers. Whether SOURCE is one is decided by a full look at most
+	 * once a second, not at every lookup (stores hold hundreds of layers).
+	 */
 	{
-		g_autoptr(GPtrArray) all = limg_store_list(s);
+		gboolean overlay, fresh;
 
-		for (guint i = 0; i < all->len; i++) {
-			LimgLayerInfo *x = all->pdata[i];
+		g_mutex_lock(&s->lock);
+		overlay = s->overlay;
+		fresh = s->overlay_checked_us &&
+		        g_get_monotonic_time() - s->overlay_checked_us < OVERLAY_TTL_US;
+		g_mutex_unlock(&s->lock);
+		if (!fresh) {
+			g_autoptr(GPtrArray) all = limg_store_list(s);   /* refreshes the flag */
 
-			if (strcmp(x->name, name) == 0) {
-				all->pdata[i] = NULL;
-				g_ptr_array_remove_index_fast(all, i);
-				return x;
-			}
+			g_mutex_lock(&s->lock);
+			overlay = s->overlay;
+			g_mutex_unlock(&s->lock);
 		}
+		return overlay ? NULL : info_for(name, dir);
 	}
-	return NULL;
 }
 
 gboolean
