@@ -337,6 +337,12 @@ gen_tree(LimgFs *fs, Image *img, const LimgLayerInfo *info, int fd, const LimgPe
 	if (allow_disk && fs->opts.cache_dir && !fs->opts.verify_walk &&
 	    !g_atomic_int_get(&fs->disk_off)) {
 		ret = limg_persist_load(fs->opts.cache_dir, key, out);
+		if (ret == 0 && limg_source_verify_dirs(fd, *out) < 0) {
+			/* An entry was added, removed or renamed below the top. */
+			limg_tree_free(*out);
+			*out = NULL;
+			ret = -ESTALE;
+		}
 		if (ret == 0) {
 			stat_add(&fs->stats.disk_hits, 1);
 			*from_disk = true;

@@ -968,3 +968,33 @@ limg_source_open_node_at(int dir_fd, const LimgTree *tree, uint32_t node)
 	            O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	return verify_open(fd < 0 ? -errno : fd, n);
 }
+
+int
+limg_source_verify_dirs(int root_fd, const LimgTree *tree)
+{
+	for (uint32_t i = 0; i < tree->n_nodes; i++) {
+		const LimgNode *n = &tree->nodes[i];
+		g_autofree char *path = NULL;
+		struct stat st;
+		int r;
+
+		if (!S_ISDIR(n->mode))
+			continue;
+		if (i == 0) {
+			r = fstat(root_fd, &st);
+		} else {
+			path = limg_tree_path(tree, i);
+			r = fstatat(root_fd, path, &st, AT_SYMLINK_NOFOLLOW);
+		}
+		/*
+		 * A directory's mtime and ctime change whenever an entry in it
+		 * is added, removed or renamed; changes to the entries
+		 * themselves are caught when a file is opened.
+		 */
+		if (r < 0 || !S_ISDIR(st.st_mode) || st.st_ino != n->ino || st.st_dev != n->dev ||
+		    st.st_mtim.tv_sec != n->mtime.sec || (uint32_t)st.st_mtim.tv_nsec != n->mtime.nsec ||
+		    st.st_ctim.tv_sec != n->ctime.sec || (uint32_t)st.st_ctim.tv_nsec != n->ctime.nsec)
+			return -ESTALE;
+	}
+	return 0;
+}

@@ -65,4 +65,12 @@ int limg_source_open_dir(int root_fd, const LimgTree *tree, uint32_t node);
  */
 int limg_source_open_node_at(int dir_fd, const LimgTree *tree, uint32_t node);
 
+/*
+ * Check that every directory of @tree (scanned earlier from @root_fd's
+ * layer, e.g. loaded from a cache) still has its inode, mtime and ctime:
+ * then no entry was added, removed or renamed anywhere. Costs one stat
+ * per directory, no file is opened. 0, or -ESTALE.
+ */
+int limg_source_verify_dirs(int root_fd, const LimgTree *tree);
+
 #endif /* LIMG_SOURCE_H */
