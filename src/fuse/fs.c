@@ -185,12 +185,16 @@ gen_open_file(Gen *g, uint32_t node)
 	return fd;
 }
 
-/* Borrow an fd for @node of @g; *slot is -1 when the fd is not cached. */
+/*
+ * Borrow an fd for @node of @g; *slot is -1 when the fd is not cached.
+ * *fresh says it was just opened (and so just checked against the layout).
+ */
 static int
-fd_get(LimgFs *fs, Gen *g, uint32_t node, int *slot)
+fd_get(LimgFs *fs, Gen *g, uint32_t node, int *slot, bool *fresh)
 {
 	int fd, victim = -1;
 
+	*fresh = false;
 	g_mutex_lock(&fs->fd_lock);
 	for (int i = 0; i < FD_SLOTS; i++) {
 		FdSlot *s = &fs->slots[i];
@@ -209,6 +213,7 @@ fd_get(LimgFs *fs, Gen *g, uint32_t node, int *slot)
 	fd = gen_open_file(g, node);
 	if (fd < 0)
 		return fd;
+	*fresh = true;
 
 	g_mutex_lock(&fs->fd_lock);
 	for (int i = 0; i < FD_SLOTS; i++) {
@@ -659,7 +664,7 @@ static char *
 stats_text(LimgFs *fs)
 {
 	GString *s = g_string_new(NULL);
-	guint known, ready = 0, failed = 0, building = 0;
+	guint known, ready = 0, failed = 0, building = 0, in_store;
 	LimgBlockCacheStats bc;
 	LimgPrecomputeStats ps;
 
@@ -680,7 +685,8 @@ stats_text(LimgFs *fs)
 	{
 		g_autoptr(GPtrArray) layers = limg_store_list(fs->store);
 
-		g_string_append_printf(s, "layers_in_store %u\n", layers->len);
+		in_store = layers->len;
+		g_string_append_printf(s, "layers_in_store %u\n", in_store);
 	}
 	g_string_append_printf(s, "images_known %u\n", known);
 	g_string_append_printf(s, "images_laid_out %u\n", ready);
@@ -694,8 +700,11 @@ stats_text(LimgFs *fs)
 	g_string_append_printf(s, "read_errors %" G_GINT64_FORMAT "\n", stat_get(&fs->stats.read_errors));
 	g_string_append_printf(s, "source_changes %" G_GINT64_FORMAT "\n",
 	                       stat_get(&fs->stats.source_changes));
+	/* Pending: layers of the store without a ready or failed image yet. */
 	g_string_append_printf(s, "images_ready %u\nimages_pending %u\nimages_failed %u\n",
-	                       ready, ps.queued + ps.delayed + building, failed);
+	                       ready, in_store > ready + failed ? in_store - ready - failed : 0,
+	                       failed);
+	g_string_append_printf(s, "images_building %u\n", building);
 	g_string_append_printf(s, "queue_length %u\nqueue_settling %u\nqueue_running %u\n",
 	                       ps.queued, ps.delayed, ps.running);
 	g_string_append_printf(s, "walks %" G_GINT64_FORMAT "\nwalk_seconds %.3f\n",
@@ -1304,10 +1313,12 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 			break;
 		}
 		case LIMG_SEG_DATA: {
-			int slot, fd = fd_get(fs, g, seg.node, &slot);
+			bool fresh;
+			int slot, fd = fd_get(fs, g, seg.node, &slot, &fresh);
 			struct fuse_buf *b;
 
-			if (fd >= 0 && !source_unchanged(fd, &tree->nodes[seg.node])) {
+			/* A cached fd is checked again: the file may have changed since. */
+			if (fd >= 0 && !fresh && !source_unchanged(fd, &tree->nodes[seg.node])) {
 				fd_put(fs, slot, fd);
 				fd = -ESTALE;
 			}

@@ -909,8 +909,10 @@ verify_open(int fd, const LimgNode *n)
 		close(fd);
 		return -ESTALE;
 	}
-	/* Regular file confirmed: reads may block normally from now on. */
-	fcntl(fd, F_SETFL, O_RDONLY);
+	/*
+	 * A regular file: O_NONBLOCK (which kept a swapped-in FIFO from
+	 * hanging the open) has no effect on its reads, so it stays.
+	 */
 	return fd;
 }
 
