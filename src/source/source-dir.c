@@ -33,6 +33,7 @@
 typedef struct {
 	char *name;
 	size_t len;
+	unsigned char type;   /* d_type */
 } DirEnt;
 
 typedef struct {
@@ -66,14 +67,6 @@ warn_entry(Walk *w, uint32_t parent, const char *name, size_t len, const char *w
 
 static int scan_sequential(int root_fd, const LimgScanOptions *opts, LimgReport *report,
                            LimgTree **out, uint64_t *skipped);
-
-static gint
-cmp_name_ptr(gconstpointer a, gconstpointer b)
-{
-	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
-
-	return strcmp(x, y);
-}
 
 static int
 cmp_ent(const void *a, const void *b)
@@ -263,20 +256,21 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
-/* Append all children of directory node @dnode, open as @fd. */
+/*
+ * The entries of directory @fd but "." and "..", sorted by name in byte
+ * order, into @ents (names copied into @chunk; both cleared first).
+ * getdents64 on the fd itself: no dup/fdopendir/closedir per directory.
+ */
 static int
-read_dir(Walk *w, int fd, uint32_t dnode)
+list_dir(int fd, GArray *ents, GStringChunk *chunk)
 {
 	char buf[32768] __attribute__((aligned(8)));
-	uint32_t first = LIMG_NONE, count = 0;
 	long n;
-	int ret = 0;
 
-	/* getdents64 on the fd itself: no dup/fdopendir/closedir per directory. */
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return -errno;
-	g_array_set_size(w->ents, 0);
-	g_string_chunk_clear(w->names);
+	g_array_set_size(ents, 0);
+	g_string_chunk_clear(chunk);
 	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < n;) {
 			const struct linux_dirent64 *de = (const struct linux_dirent64 *)(buf + off);
@@ -287,13 +281,41 @@ read_dir(Walk *w, int fd, uint32_t dnode)
 			    (de->d_name[1] == '.' && de->d_name[2] == 0)))
 				continue;
 			e.len = strlen(de->d_name);
-			e.name = g_string_chunk_insert_len(w->names, de->d_name, (gssize)e.len);
-			g_array_append_val(w->ents, e);
+			e.name = g_string_chunk_insert_len(chunk, de->d_name, (gssize)e.len);
+			e.type = de->d_type;
+			g_array_append_val(ents, e);
 		}
 	}
 	if (n < 0)
 		return -errno;
-	qsort(w->ents->data, w->ents->len, sizeof(DirEnt), cmp_ent);
+	qsort(ents->data, ents->len, sizeof(DirEnt), cmp_ent);
+	return 0;
+}
+
+/* The next subdirectory of frame @f to descend into, or LIMG_NONE. */
+static uint32_t
+next_subdir(const LimgTree *tree, Frame *f)
+{
+	const LimgNode *dn = &tree->nodes[f->node];
+
+	while (f->next < dn->nchildren) {
+		uint32_t c = dn->first_child + f->next++;
+
+		if (S_ISDIR(tree->nodes[c].mode))
+			return c;
+	}
+	return LIMG_NONE;
+}
+
+/* Append all children of directory node @dnode, open as @fd. */
+static int
+read_dir(Walk *w, int fd, uint32_t dnode)
+{
+	uint32_t first = LIMG_NONE, count = 0;
+	int ret = list_dir(fd, w->ents, w->names);
+
+	if (ret < 0)
+		return ret;
 
 	for (guint i = 0; i < w->ents->len; i++) {
 		const DirEnt *e = &g_array_index(w->ents, DirEnt, i);
@@ -470,6 +492,64 @@ typedef struct {
 	uint64_t dev;
 } OpenedDir;
 
+/*
+ * Read directory node @dnode (open as @fd): append its children, typed by
+ * d_type, and queue one batch to stat them. -EAGAIN for DT_UNKNOWN.
+ */
+static int
+par_read_dir(LimgTree *tree, GThreadPool *pool, GQueue *pending, int fd, uint32_t dnode,
+             bool xattrs, GArray *ents, GStringChunk *chunk)
+{
+	uint32_t first = tree->n_nodes, idx;
+	size_t total = 0;
+	Batch *b;
+	char *blk;
+	int ret = list_dir(fd, ents, chunk);
+
+	if (ret < 0)
+		return ret;
+	for (guint i = 0; i < ents->len; i++) {
+		const DirEnt *e = &g_array_index(ents, DirEnt, i);
+		LimgNode p = { .parent = dnode };
+
+		if (e->type == DT_UNKNOWN)
+			return -EAGAIN;
+		p.mode = e->type == DT_DIR ? S_IFDIR : S_IFREG;
+		if ((ret = limg_tree_add(tree, &p, e->name, e->len, &idx)) < 0)
+			return ret;
+		total += e->len + 1;
+	}
+	tree->nodes[dnode].first_child = ents->len ? first : 0;
+	tree->nodes[dnode].nchildren = ents->len;
+	if (ents->len == 0)
+		return 0;
+
+	b = g_new0(Batch, 1);
+	b->fd = dup(fd);
+	if (b->fd < 0) {
+		g_free(b);
+		return -errno;
+	}
+	b->first = first;
+	b->count = ents->len;
+	b->xattrs = xattrs;
+	b->res = g_new0(PEnt, ents->len);
+	/* The names outlive @chunk: pointers and bytes in one block. */
+	blk = g_malloc(sizeof(char *) * ents->len + total);
+	b->names = (char **)(void *)blk;
+	blk += sizeof(char *) * ents->len;
+	for (guint i = 0; i < ents->len; i++) {
+		const DirEnt *e = &g_array_index(ents, DirEnt, i);
+
+		memcpy(blk, e->name, e->len + 1);
+		b->names[i] = blk;
+		blk += e->len + 1;
+	}
+	g_queue_push_tail(pending, b);
+	g_thread_pool_push(pool, b, NULL);
+	return 0;
+}
+
 static int
 scan_parallel(int root_fd, const LimgScanOptions *opts, LimgTree **out)
 {
@@ -478,7 +558,9 @@ scan_parallel(int root_fd, const LimgScanOptions *opts, LimgTree **out)
 	g_autoptr(GArray) opened = g_array_new(FALSE, FALSE, sizeof(OpenedDir));
 	GQueue pending = G_QUEUE_INIT;
 	uint32_t max_depth = opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
+	GStringChunk *chunk;
 	GThreadPool *pool;
+	GArray *ents;
 	struct stat st;
 	LimgNode proto;
 	uint32_t idx;
@@ -505,160 +587,51 @@ scan_parallel(int root_fd, const LimgScanOptions *opts, LimgTree **out)
 	pool = g_thread_pool_new(stat_batch, NULL, (gint)opts->threads, FALSE, NULL);
 	if (!pool)
 		return -EAGAIN;
+	ents = g_array_new(FALSE, FALSE, sizeof(DirEnt));
+	chunk = g_string_chunk_new(65536);
 	{
 		Frame root = { .fd = dup(root_fd), .node = 0, .next = 0 };
 
-		if (root.fd < 0) {
-			g_thread_pool_free(pool, FALSE, TRUE);
-			return -errno;
-		}
-		g_array_append_val(stack, root);
+		if (root.fd < 0)
+			ret = -errno;
+		else
+			g_array_append_val(stack, root);
 	}
+	if (ret == 0)
+		ret = par_read_dir(tree, pool, &pending, g_array_index(stack, Frame, 0).fd, 0,
+		                   opts->xattrs, ents, chunk);
 
-	for (bool first = true; stack->len && ret == 0;) {
+	while (stack->len && ret == 0) {
 		Frame *f = &g_array_index(stack, Frame, stack->len - 1);
-		uint32_t child = LIMG_NONE;
+		uint32_t child = next_subdir(tree, f);
+		Frame nf = { .node = child, .next = 0 };
+		struct stat cst;
+		OpenedDir od;
 
-		if (first) {
-			first = false;
-			goto read_it;
-		}
-		{
-			const LimgNode *dn = &tree->nodes[f->node];
-
-			while (f->next < dn->nchildren) {
-				uint32_t c = dn->first_child + f->next++;
-
-				if (S_ISDIR(tree->nodes[c].mode)) {
-					child = c;
-					break;
-				}
-			}
-		}
 		if (child == LIMG_NONE) {
 			close(f->fd);
 			g_array_set_size(stack, stack->len - 1);
 			continue;
 		}
-		{
-			Frame nf = { .node = child, .next = 0 };
-			struct stat cst;
-			OpenedDir od;
-
-			if (stack->len >= max_depth) {
-				ret = -EAGAIN;
-				break;
-			}
-			nf.fd = openat(f->fd, limg_tree_name(tree, &tree->nodes[child]),
-			               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (nf.fd < 0 || fstat(nf.fd, &cst) < 0) {
-				if (nf.fd >= 0)
-					close(nf.fd);
-				ret = -EAGAIN;
-				break;
-			}
-			od.node = child;
-			od.ino = cst.st_ino;
-			od.dev = cst.st_dev;
-			g_array_append_val(opened, od);
-			g_array_append_val(stack, nf);
-			f = &g_array_index(stack, Frame, stack->len - 1);
+		if (stack->len >= max_depth) {
+			ret = -EAGAIN;
+			break;
 		}
-read_it:
-		{
-			char buf[32768] __attribute__((aligned(8)));
-			GPtrArray *names = g_ptr_array_new();
-			GStringChunk *chunk = g_string_chunk_new(4096);
-			uint32_t firstc = tree->n_nodes;
-			Batch *b;
-			long n;
-
-			if (lseek(f->fd, 0, SEEK_SET) < 0)
-				ret = -errno;
-			while (ret == 0 && (n = syscall(SYS_getdents64, f->fd, buf, sizeof(buf))) > 0) {
-				for (long off = 0; off < n;) {
-					const struct linux_dirent64 *de =
-						(const struct linux_dirent64 *)(buf + off);
-
-					off += de->d_reclen;
-					if (de->d_name[0] == '.' && (de->d_name[1] == 0 ||
-					    (de->d_name[1] == '.' && de->d_name[2] == 0)))
-						continue;
-					if (de->d_type == DT_UNKNOWN)
-						ret = -EAGAIN;
-					/* d_type rides in the byte before the name copy. */
-					{
-						char tmp[NAME_MAX + 2];
-						size_t len = strlen(de->d_name);
-						char *p;
-
-						if (len > NAME_MAX) {
-							ret = -EAGAIN;
-							continue;
-						}
-						tmp[0] = (char)de->d_type;
-						memcpy(tmp + 1, de->d_name, len + 1);
-						p = g_string_chunk_insert_len(chunk, tmp, (gssize)len + 2);
-						g_ptr_array_add(names, p + 1);
-					}
-				}
-				if (n < 0)
-					ret = -errno;
-			}
-			if (ret == 0) {
-				g_ptr_array_sort(names, cmp_name_ptr);
-				for (guint i = 0; i < names->len && ret == 0; i++) {
-					const char *nm = names->pdata[i];
-					LimgNode p = { .parent = f->node };
-
-					p.mode = (unsigned char)nm[-1] == DT_DIR ? S_IFDIR : S_IFREG;
-					ret = limg_tree_add(tree, &p, nm, strlen(nm), &idx);
-				}
-			}
-			if (ret == 0) {
-				tree->nodes[f->node].first_child = names->len ? firstc : 0;
-				tree->nodes[f->node].nchildren = names->len;
-			}
-			if (ret == 0 && names->len) {
-				b = g_new0(Batch, 1);
-				b->fd = dup(f->fd);
-				b->first = firstc;
-				b->count = names->len;
-				b->names = g_new(char *, names->len);
-				b->xattrs = opts->xattrs;
-				/* Names must outlive the chunk: copy into one block. */
-				{
-					size_t total = 0;
-					char *blk;
-
-					for (guint i = 0; i < names->len; i++)
-						total += strlen(names->pdata[i]) + 1;
-					blk = g_malloc(total + sizeof(char *) * names->len);
-					g_free(b->names);
-					b->names = (char **)(void *)blk;
-					blk += sizeof(char *) * names->len;
-					for (guint i = 0; i < names->len; i++) {
-						size_t l = strlen(names->pdata[i]) + 1;
-
-						memcpy(blk, names->pdata[i], l);
-						b->names[i] = blk;
-						blk += l;
-					}
-				}
-				b->res = g_new0(PEnt, names->len);
-				if (b->fd < 0) {
-					ret = -errno;
-					g_free(b->names);
-					g_free(b->res);
-					g_free(b);
-				} else {
-					g_queue_push_tail(&pending, b);
-					g_thread_pool_push(pool, b, NULL);
-				}
-			}
-			g_ptr_array_free(names, TRUE);
-			g_string_chunk_free(chunk);
+		nf.fd = openat(f->fd, limg_tree_name(tree, &tree->nodes[child]),
+		               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nf.fd < 0 || fstat(nf.fd, &cst) < 0) {
+			if (nf.fd >= 0)
+				close(nf.fd);
+			ret = -EAGAIN;
+			break;
 		}
+		od.node = child;
+		od.ino = cst.st_ino;
+		od.dev = cst.st_dev;
+		g_array_append_val(opened, od);
+		g_array_append_val(stack, nf);
+		ret = par_read_dir(tree, pool, &pending, nf.fd, child, opts->xattrs, ents, chunk);
+
 		/* Merge what is done; bound the batches in flight. */
 		while (ret == 0 && !g_queue_is_empty(&pending)) {
 			Batch *b = g_queue_peek_head(&pending);
@@ -683,6 +656,8 @@ read_it:
 		batch_free(b);
 	}
 	g_thread_pool_free(pool, FALSE, TRUE);
+	g_array_free(ents, TRUE);
+	g_string_chunk_free(chunk);
 	for (guint i = 0; i < stack->len; i++)
 		close(g_array_index(stack, Frame, i).fd);
 	if (ret < 0)
@@ -764,17 +739,8 @@ scan_sequential(int root_fd, const LimgScanOptions *opts, LimgReport *report,
 
 	while (stack->len) {
 		Frame *f = &g_array_index(stack, Frame, stack->len - 1);
-		const LimgNode *dn = &tree->nodes[f->node];
-		uint32_t child = LIMG_NONE;
+		uint32_t child = next_subdir(tree, f);
 
-		while (f->next < dn->nchildren) {
-			uint32_t c = dn->first_child + f->next++;
-
-			if (S_ISDIR(tree->nodes[c].mode)) {
-				child = c;
-				break;
-			}
-		}
 		if (child == LIMG_NONE) {
 			close(f->fd);
 			g_array_set_size(stack, stack->len - 1);
