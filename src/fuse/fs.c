@@ -481,12 +481,14 @@ inval_thread(gpointer data)
 /*
  * The current generation of @img, built if there is none, it went stale,
  * or the layer directory was replaced. Concurrent callers wait for one
- * build. Returns a reference, or NULL with *err set.
+ * build. @known is the layer as the caller just looked it up (taken;
+ * NULL: look it up here). Returns a reference, or NULL with *err set.
  */
 static Gen *
-image_gen_settled(LimgFs *fs, Image *img, uint32_t settle_ms, int64_t *retry_at_us, int *err)
+image_gen_settled(LimgFs *fs, Image *img, LimgLayerInfo *known, uint32_t settle_ms,
+                  int64_t *retry_at_us, int *err)
 {
-	g_autoptr(LimgLayerInfo) info = limg_store_lookup(fs->store, img->name);
+	g_autoptr(LimgLayerInfo) info = known ? known : limg_store_lookup(fs->store, img->name);
 	Gen *g, *old = NULL;
 	uint64_t number;
 	bool invalidate = false;
@@ -547,11 +549,11 @@ image_gen_settled(LimgFs *fs, Image *img, uint32_t settle_ms, int64_t *retry_at_
 }
 
 static Gen *
-image_gen(LimgFs *fs, Image *img, int *err)
+image_gen(LimgFs *fs, Image *img, LimgLayerInfo *known, int *err)
 {
 	int64_t unused;
 
-	return image_gen_settled(fs, img, 0, &unused, err);
+	return image_gen_settled(fs, img, known, 0, &unused, err);
 }
 
 static void
@@ -781,7 +783,7 @@ static LimgBuildResult
 precompute_build(void *ctx, const char *name, uint32_t settle_ms, int64_t *retry_at_us)
 {
 	LimgFs *fs = ctx;
-	g_autoptr(LimgLayerInfo) info = limg_store_lookup(fs->store, name);
+	LimgLayerInfo *info = limg_store_lookup(fs->store, name);
 	Image *img;
 	Gen *g;
 	int err = 0;
@@ -790,11 +792,12 @@ precompute_build(void *ctx, const char *name, uint32_t settle_ms, int64_t *retry
 		return LIMG_BUILD_DONE;   /* not a layer (yet): a later event requeues */
 	if (!limg_store_layer_complete(fs->store, info)) {
 		/* overlay2: diff/ is there but link is not written yet. */
+		limg_layer_info_free(info);
 		*retry_at_us = g_get_monotonic_time() + (int64_t)MAX(settle_ms, 100u) * 1000;
 		return LIMG_BUILD_RETRY;
 	}
 	img = image_get(fs, name);
-	g = image_gen_settled(fs, img, settle_ms, retry_at_us, &err);
+	g = image_gen_settled(fs, img, info, settle_ms, retry_at_us, &err);
 	if (!g)
 		return err == -EAGAIN ? LIMG_BUILD_RETRY : LIMG_BUILD_FAILED;
 	if (fs->opts.foreground) {
@@ -947,6 +950,7 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e = { 0 };
 	size_t len = strlen(name);
 	g_autofree char *layer = NULL;
+	LimgLayerInfo *info;
 	Image *img;
 	Gen *g;
 	int err = 0;
@@ -969,16 +973,14 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	layer = g_strndup(name, len - strlen(ISO_SUFFIX));
-	{
-		g_autoptr(LimgLayerInfo) info = limg_store_lookup(fs->store, layer);
-
-		if (!info) {
-			fuse_reply_err(req, ENOENT);
-			return;
-		}
+	/* Look before creating an Image: names that are no layer stay out. */
+	info = limg_store_lookup(fs->store, layer);
+	if (!info) {
+		fuse_reply_err(req, ENOENT);
+		return;
 	}
 	img = image_get(fs, layer);
-	g = image_gen(fs, img, &err);
+	g = image_gen(fs, img, info, &err);
 	if (!g) {
 		fuse_reply_err(req, err == -ENOENT ? ENOENT : EIO);
 		return;
@@ -1018,7 +1020,7 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* An open file keeps the generation it opened. */
 		g = gen_ref(((OpenFile *)(uintptr_t)fi->fh)->gen);
 	} else {
-		g = image_gen(fs, img, &err);
+		g = image_gen(fs, img, NULL, &err);
 	}
 	if (!g) {
 		fuse_reply_err(req, err == -ENOENT ? ENOENT : EIO);
@@ -1144,7 +1146,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	g = image_gen(fs, img, &err);
+	g = image_gen(fs, img, NULL, &err);
 	if (!g) {
 		fuse_reply_err(req, err == -ENOENT ? ENOENT : EIO);
 		return;

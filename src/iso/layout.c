@@ -475,12 +475,11 @@ static int
 order_dirs(LimgLayout *l, LimgReport *report)
 {
 	const LimgTree *t = l->tree;
-	uint32_t ndirs = 0, cap = 64;
+	uint32_t ndirs = 0;
 
 	for (uint32_t i = 0; i < t->n_nodes; i++)
 		ndirs += S_ISDIR(t->nodes[i].mode) ? 1 : 0;
-	cap = ndirs;
-	l->dirs = g_new0(LimgDirInfo, cap);
+	l->dirs = g_new0(LimgDirInfo, ndirs);
 	l->dirs[0].node = 0;
 	l->dirs[0].parent_num = 1;
 	l->aux[0] = 0;
@@ -493,7 +492,7 @@ order_dirs(LimgLayout *l, LimgReport *report)
 
 			if (!S_ISDIR(t->nodes[c].mode))
 				continue;
-			g_assert(l->n_dirs < cap);
+			g_assert(l->n_dirs < ndirs);
 			l->dirs[l->n_dirs].node = c;
 			l->dirs[l->n_dirs].parent_num = i + 1;
 			l->aux[c] = l->n_dirs++;

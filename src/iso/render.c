@@ -85,7 +85,7 @@ find_ce(const LimgLayout *l, const LimgDirInfo *d, uint32_t rec)
 }
 
 static void
-write_dr(const LimgLayout *l, uint8_t *p, uint32_t reclen, int kind, uint32_t node,
+write_dr(const LimgLayout *l, uint8_t *p, uint32_t reclen, uint32_t node,
          uint32_t section, const char *id, uint32_t idlen)
 {
 	const LimgNode *n = &l->tree->nodes[node];
@@ -108,7 +108,6 @@ write_dr(const LimgLayout *l, uint8_t *p, uint32_t reclen, int kind, uint32_t no
 		if (section + 1 < nsec)
 			flags |= ISO_FLAG_MULTI;
 	}
-	(void)kind;
 	put_711(p + ISO_DR_LEN, (uint8_t)reclen);
 	put_711(p + ISO_DR_EXT_ATTR_LEN, 0);
 	put_733(p + ISO_DR_EXTENT, extent);
@@ -160,7 +159,7 @@ render_dir_block(const LimgLayout *l, uint32_t di, uint32_t k, uint8_t *buf)
 		len += len & 1;
 		if (used + len > ISO_BLOCK_SIZE)
 			break;
-		write_dr(l, buf + used, len, c.kind, node, c.section, id, idlen);
+		write_dr(l, buf + used, len, node, c.section, id, idlen);
 		bytes = piece_bytes(&s, &p, &blen);
 		memcpy(buf + used + fixed, bytes, blen);
 		if (p.ce) {
@@ -257,7 +256,7 @@ render_root_dr(const LimgLayout *l, uint8_t *p)
 {
 	static const char root_id[1] = { 0 };
 
-	write_dr(l, p, 34, REC_DOT, 0, 0, root_id, 1);
+	write_dr(l, p, 34, 0, 0, root_id, 1);
 }
 
 static int

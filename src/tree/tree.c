@@ -129,44 +129,35 @@ limg_tree_set_xattrs(LimgTree *tree, uint32_t idx, size_t n,
 	return 0;
 }
 
+/*
+ * *cursor holds the index of the next attribute in its high 32 bits and
+ * its byte offset in the blob in the low 32 bits (0 before the first).
+ */
+G_STATIC_ASSERT(sizeof(size_t) >= 8);
 bool
 limg_tree_xattr_next(const LimgTree *tree, const LimgNode *node, size_t *cursor,
                      const char **name, size_t *name_len,
                      const uint8_t **value, uint32_t *value_len)
 {
 	const uint8_t *base, *p;
-	uint32_t cnt;
+	uint64_t c = *cursor;
+	uint32_t cnt, index = (uint32_t)(c >> 32), off = (uint32_t)c;
 	uint16_t nl;
 
 	if (node->xattrs == LIMG_NONE)
 		return false;
 	base = (const uint8_t *)limg_arena_at(&tree->strings, node->xattrs);
 	memcpy(&cnt, base, 4);
-	if (*cursor == 0)
-		*cursor = 4;
-	p = base + *cursor;
-	/* The count is checked by walking: stop after cnt entries. */
-	{
-		size_t seen = 0;
-		const uint8_t *q = base + 4;
-
-		while (q < p) {
-			uint32_t vl;
-
-			memcpy(&nl, q, 2);
-			memcpy(&vl, q + 2, 4);
-			q += 6 + nl + vl;
-			seen++;
-		}
-		if (seen >= cnt)
-			return false;
-	}
+	if (index >= cnt)
+		return false;
+	p = base + (off ? off : 4);
 	memcpy(&nl, p, 2);
 	memcpy(value_len, p + 2, 4);
 	*name = (const char *)p + 6;
 	*name_len = nl;
 	*value = p + 6 + nl;
-	*cursor = (size_t)(p + 6 + nl + *value_len - base);
+	off = (uint32_t)(p + 6 + nl + *value_len - base);
+	*cursor = (size_t)(((uint64_t)(index + 1) << 32) | off);
 	return true;
 }
 
