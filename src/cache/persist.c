@@ -162,63 +162,87 @@ tree_valid(const LimgTree *t)
 	return true;
 }
 
+/* Read exactly @len bytes at @off; false on error or short file. */
+static bool
+read_exact(int fd, void *buf, size_t len, off_t off)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t r = pread(fd, p, len, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		len -= (size_t)r;
+		off += r;
+	}
+	return true;
+}
+
 int
 limg_persist_load(const char *dir, const LimgPersistKey *key, LimgTree **out)
 {
 	g_autofree char *file = file_for(dir, key->path);
-	g_autofree char *buf = NULL;
-	gsize len = 0;
-	Header h;
-	uint8_t sum[32];
+	g_autofree char *path = NULL;
+	g_autoptr(LimgTree) t = NULL;
 	size_t nodes_len;
-	const char *p;
-	LimgTree *t;
+	uint8_t sum[32];
+	struct stat st;
+	Header h;
+	int fd, ret = -EBADMSG;
 
 	*out = NULL;
-	if (!g_file_get_contents(file, &buf, &len, NULL))
-		return access(file, F_OK) == 0 ? -EIO : -ENOENT;
-	if (len < sizeof(h))
-		goto bad;
-	memcpy(&h, buf, sizeof(h));
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -EIO;
+	if (fstat(fd, &st) < 0 || !read_exact(fd, &h, sizeof(h), 0))
+		goto out_close;
 	if (memcmp(h.magic, magic, sizeof(magic)) != 0 || h.version != LIMG_PERSIST_VERSION ||
-	    h.node_size != sizeof(LimgNode))
-		goto bad;
+	    h.node_size != sizeof(LimgNode) || h.path_len > 65536)
+		goto out_close;
 	nodes_len = (size_t)h.n_nodes * sizeof(LimgNode);
-	if ((uint64_t)len != sizeof(h) + (uint64_t)h.path_len + nodes_len + h.strings_len)
-		goto bad;
-	p = buf + sizeof(h);
-	digest(&h, p, p + h.path_len, nodes_len, p + h.path_len + nodes_len,
-	       (size_t)h.strings_len, sum);
-	if (memcmp(sum, h.sha256, sizeof(sum)) != 0)
-		goto bad;
-	if (h.path_len != strlen(key->path) || memcmp(p, key->path, h.path_len) != 0 ||
-	    h.dev != key->dev || h.ino != key->ino || h.mtime_sec != key->mtime_sec ||
-	    h.mtime_nsec != key->mtime_nsec || h.ctime_sec != key->ctime_sec ||
-	    h.ctime_nsec != key->ctime_nsec) {
-		unlink(file);
-		return -ESTALE;
-	}
+	if ((uint64_t)st.st_size != sizeof(h) + (uint64_t)h.path_len + nodes_len + h.strings_len)
+		goto out_close;
+	/* Read straight into the tree's own arrays: one copy, no staging buffer. */
+	path = g_malloc(h.path_len + 1);
 	t = limg_tree_new();
-	t->n_nodes = t->cap = h.n_nodes;
 	t->nodes = malloc(nodes_len ? nodes_len : 1);
 	t->strings.buf = malloc(h.strings_len ? (size_t)h.strings_len : 1);
 	if (!t->nodes || !t->strings.buf) {
-		limg_tree_free(t);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto out_close;
 	}
-	memcpy(t->nodes, p + h.path_len, nodes_len);
-	memcpy(t->strings.buf, p + h.path_len + nodes_len, (size_t)h.strings_len);
+	t->n_nodes = t->cap = h.n_nodes;
 	t->strings.len = t->strings.cap = (size_t)h.strings_len;
-	t->data_bytes = 0;
-	if (!tree_valid(t)) {
-		limg_tree_free(t);
-		goto bad;
+	if (!read_exact(fd, path, h.path_len, sizeof(h)) ||
+	    !read_exact(fd, t->nodes, nodes_len, (off_t)(sizeof(h) + h.path_len)) ||
+	    !read_exact(fd, t->strings.buf, t->strings.len,
+	                (off_t)(sizeof(h) + h.path_len + nodes_len)))
+		goto out_close;
+	digest(&h, path, t->nodes, nodes_len, t->strings.buf, t->strings.len, sum);
+	if (memcmp(sum, h.sha256, sizeof(sum)) != 0)
+		goto out_close;
+	if (h.path_len != strlen(key->path) || memcmp(path, key->path, h.path_len) != 0 ||
+	    h.dev != key->dev || h.ino != key->ino || h.mtime_sec != key->mtime_sec ||
+	    h.mtime_nsec != key->mtime_nsec || h.ctime_sec != key->ctime_sec ||
+	    h.ctime_nsec != key->ctime_nsec) {
+		ret = -ESTALE;
+		goto out_close;
 	}
-	*out = t;
-	return 0;
-bad:
-	unlink(file);
-	return -EBADMSG;
+	if (!tree_valid(t))
+		goto out_close;
+	t->data_bytes = 0;
+	ret = 0;
+	*out = g_steal_pointer(&t);
+out_close:
+	close(fd);
+	/* Stale and bad files are removed so they are rebuilt, never reused. */
+	if (ret == -ESTALE || ret == -EBADMSG)
+		unlink(file);
+	return ret;
 }
 
 void
