@@ -8,10 +8,8 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/functions.sh"
 . "$top_srcdir/tests/lib/mount.sh"
 
-requires_root
-requires fusermount3
+requires_mount
 requires python3
-requires mountpoint
 mktmpdir
 
 store=$tmpdir/store

@@ -39,9 +39,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/functions.sh"
 . "$top_srcdir/tests/lib/mount.sh"
 
-requires_root
-requires fusermount3
-requires mountpoint
+requires_mount
 requires qemu-system-x86_64
 requires cpio
 requires gzip

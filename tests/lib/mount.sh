@@ -5,6 +5,14 @@
 #				mount is up: no sleeping), unmounted on exit
 #	limg_umount MNT		unmount (fusermount3 -u), waiting for the
 #				daemon to exit
+#	requires_mount		skip unless we can mount (root, fusermount3,
+#				mountpoint)
+
+requires_mount() {
+	requires_root
+	requires fusermount3
+	requires mountpoint
+}
 
 limg_mount() {
 	_src=$1 _mnt=$2
