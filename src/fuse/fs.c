@@ -120,8 +120,7 @@ struct LimgFs {
 
 typedef struct {
 	Gen *gen;               /* images */
-	char *text;             /* .stats snapshot */
-	size_t len;
+	GBytes *stats;          /* .stats snapshot */
 } OpenFile;
 
 static void
@@ -1134,8 +1133,11 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (ino == STATS_INO) {
 		of = g_new0(OpenFile, 1);
-		of->text = stats_text(fs);
-		of->len = strlen(of->text);
+		{
+			char *text = stats_text(fs);
+
+			of->stats = g_bytes_new_take(text, strlen(text));
+		}
 		fi->fh = (uint64_t)(uintptr_t)of;
 		fi->direct_io = 1;
 		fuse_reply_open(req, fi);
@@ -1168,7 +1170,8 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (of) {
 		gen_unref(of->gen);
-		g_free(of->text);
+		if (of->stats)
+			g_bytes_unref(of->stats);
 		g_free(of);
 	}
 	fuse_reply_err(req, 0);
@@ -1219,14 +1222,23 @@ rb_add(ReplyBuilder *rb)
 	return &rb->v->buf[rb->v->count++];
 }
 
+/*
+ * The reply releases the reader, whose close() may then free the open
+ * file on another thread while this one is still returning from the
+ * reply: hold our own reference to anything the reply points into.
+ */
 static void
 read_stats(fuse_req_t req, OpenFile *of, size_t size, off_t off)
 {
-	if ((size_t)off >= of->len) {
+	GBytes *b = g_bytes_ref(of->stats);
+	gsize len;
+	const char *text = g_bytes_get_data(b, &len);
+
+	if ((size_t)off >= len)
 		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	fuse_reply_buf(req, of->text + off, MIN(size, of->len - (size_t)off));
+	else
+		fuse_reply_buf(req, text + off, MIN(size, len - (size_t)off));
+	g_bytes_unref(b);
 }
 
 /*
@@ -1235,23 +1247,15 @@ read_stats(fuse_req_t req, OpenFile *of, size_t size, off_t off)
  * layout (the image is then laid out again for the next open).
  */
 static void
-op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+do_read(fuse_req_t req, LimgFs *fs, fuse_ino_t ino, Gen *g, size_t size, off_t off)
 {
-	LimgFs *fs = FS(req);
-	OpenFile *of = (OpenFile *)(uintptr_t)fi->fh;
 	ReplyBuilder rb = { 0 };
 	uint64_t isize, pos, end;
 	const LimgTree *tree;
 	gint64 n_meta = 0, n_data = 0, n_zero = 0;
 	struct stat rst;
-	Gen *g;
 	int err = 0;
 
-	if (ino == STATS_INO) {
-		read_stats(req, of, size, off);
-		return;
-	}
-	g = of->gen;
 	isize = limg_layout_size(g->layout);
 	if ((uint64_t)off >= isize || size == 0) {
 		fuse_reply_buf(req, NULL, 0);
@@ -1373,6 +1377,27 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 	g_free(rb.fds);
 	g_free(rb.v);
 	g_ptr_array_free(rb.blocks, TRUE);
+}
+
+/*
+ * Valid replies: fuse_reply_data, fuse_reply_buf, fuse_reply_err.
+ * The reply releases the reader, whose close() may drop the open file's
+ * generation on another thread before this one is done (fd slots, block
+ * references): the read holds its own reference.
+ */
+static void
+op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	OpenFile *of = (OpenFile *)(uintptr_t)fi->fh;
+	Gen *g;
+
+	if (ino == STATS_INO) {
+		read_stats(req, of, size, off);
+		return;
+	}
+	g = gen_ref(of->gen);
+	do_read(req, FS(req), ino, g, size, off);
+	gen_unref(g);
 }
 
 typedef struct {
