@@ -4,9 +4,10 @@
  * File layout (host byte order: the cache never leaves the host; the
  * node size is recorded so a build with another LimgNode is rejected):
  *
- *   header   magic "LIMGTREE", version, node size, identity, fingerprint,
- *            counts, SHA-256 of the whole file with this field zeroed
- *   path     the layer path (path_len bytes)
+ *   header   magic "LIMGTREE", version, node size, lengths, counts,
+ *            SHA-256 of the whole file with this field zeroed
+ *   key      the source key (key_len bytes)
+ *   print    the source fingerprint (print_len bytes)
  *   nodes    n_nodes * node_size bytes
  *   strings  strings_len bytes (names, targets, xattr blobs)
  */
@@ -30,18 +31,17 @@ typedef struct {
 	char magic[8];
 	uint32_t version;
 	uint32_t node_size;
-	uint64_t dev;
-	uint64_t ino;
-	int64_t mtime_sec;
-	int64_t ctime_sec;
-	uint32_t mtime_nsec;
-	uint32_t ctime_nsec;
+	uint32_t key_len;
+	uint32_t print_len;
 	uint32_t n_nodes;
-	uint32_t path_len;
+	uint32_t reserved;
 	uint64_t strings_len;
-	uint64_t data_bytes;
 	uint8_t sha256[32];
 } Header;
+
+/* Longest key and fingerprint a file may carry. */
+#define MAX_KEY 65536
+#define MAX_PRINT 4096
 
 static const char magic[8] = { 'L', 'I', 'M', 'G', 'T', 'R', 'E', 'E' };
 
@@ -53,25 +53,8 @@ file_for(const char *dir, const char *path)
 	return g_strdup_printf("%s/%s.tree", dir, h);
 }
 
-int
-limg_persist_key_from_fd(LimgPersistKey *key, const char *path, int fd)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	key->path = path;
-	key->dev = st.st_dev;
-	key->ino = st.st_ino;
-	key->mtime_sec = st.st_mtim.tv_sec;
-	key->mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
-	key->ctime_sec = st.st_ctim.tv_sec;
-	key->ctime_nsec = (uint32_t)st.st_ctim.tv_nsec;
-	return 0;
-}
-
 static void
-digest(const Header *h, const void *path, const void *nodes, size_t nodes_len,
+digest(const Header *h, const void *key, const void *print, const void *nodes, size_t nodes_len,
        const void *strings, size_t strings_len, uint8_t out[32])
 {
 	GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
@@ -80,7 +63,8 @@ digest(const Header *h, const void *path, const void *nodes, size_t nodes_len,
 
 	memset(z.sha256, 0, sizeof(z.sha256));
 	g_checksum_update(c, (const guchar *)&z, sizeof(z));
-	g_checksum_update(c, path, h->path_len);
+	g_checksum_update(c, key, h->key_len);
+	g_checksum_update(c, print, h->print_len);
 	if (nodes_len)
 		g_checksum_update(c, nodes, nodes_len);
 	if (strings_len)
@@ -90,29 +74,27 @@ digest(const Header *h, const void *path, const void *nodes, size_t nodes_len,
 }
 
 int
-limg_persist_save(const char *dir, const LimgPersistKey *key, const LimgTree *tree,
+limg_persist_save(const char *dir, const LimgSourceId *id, const LimgTree *tree,
                   uint64_t *bytes_written)
 {
-	g_autofree char *file = file_for(dir, key->path);
+	g_autofree char *file = file_for(dir, id->key);
 	g_autofree char *tmp = g_strdup_printf("%s.tmp.XXXXXX", file);
 	size_t nodes_len = (size_t)tree->n_nodes * sizeof(LimgNode);
+	gsize print_len;
+	const void *print = g_bytes_get_data(id->fingerprint, &print_len);
 	Header h = { 0 };
 	int fd, ret;
 
+	if (strlen(id->key) > MAX_KEY || print_len > MAX_PRINT)
+		return -ENAMETOOLONG;
 	memcpy(h.magic, magic, sizeof(magic));
 	h.version = LIMG_PERSIST_VERSION;
 	h.node_size = sizeof(LimgNode);
-	h.dev = key->dev;
-	h.ino = key->ino;
-	h.mtime_sec = key->mtime_sec;
-	h.mtime_nsec = key->mtime_nsec;
-	h.ctime_sec = key->ctime_sec;
-	h.ctime_nsec = key->ctime_nsec;
+	h.key_len = (uint32_t)strlen(id->key);
+	h.print_len = (uint32_t)print_len;
 	h.n_nodes = tree->n_nodes;
-	h.path_len = (uint32_t)strlen(key->path);
 	h.strings_len = tree->strings.len;
-	h.data_bytes = tree->data_bytes;
-	digest(&h, key->path, tree->nodes, nodes_len, tree->strings.buf, tree->strings.len,
+	digest(&h, id->key, print, tree->nodes, nodes_len, tree->strings.buf, tree->strings.len,
 	       h.sha256);
 
 	fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0644);
@@ -120,7 +102,9 @@ limg_persist_save(const char *dir, const LimgPersistKey *key, const LimgTree *tr
 		return -errno;
 	ret = limg_write_all(fd, &h, sizeof(h));
 	if (ret == 0)
-		ret = limg_write_all(fd, key->path, h.path_len);
+		ret = limg_write_all(fd, id->key, h.key_len);
+	if (ret == 0)
+		ret = limg_write_all(fd, print, h.print_len);
 	if (ret == 0 && nodes_len)
 		ret = limg_write_all(fd, tree->nodes, nodes_len);
 	if (ret == 0 && tree->strings.len)
@@ -136,7 +120,7 @@ limg_persist_save(const char *dir, const LimgPersistKey *key, const LimgTree *tr
 		return ret;
 	}
 	if (bytes_written)
-		*bytes_written = sizeof(h) + h.path_len + nodes_len + tree->strings.len;
+		*bytes_written = sizeof(h) + h.key_len + h.print_len + nodes_len + tree->strings.len;
 	return 0;
 }
 
@@ -183,11 +167,14 @@ read_exact(int fd, void *buf, size_t len, off_t off)
 }
 
 int
-limg_persist_load(const char *dir, const LimgPersistKey *key, LimgTree **out)
+limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out)
 {
-	g_autofree char *file = file_for(dir, key->path);
-	g_autofree char *path = NULL;
+	g_autofree char *file = file_for(dir, id->key);
+	g_autofree char *key = NULL, *print = NULL;
 	g_autoptr(LimgTree) t = NULL;
+	gsize want_print_len;
+	const void *want_print = g_bytes_get_data(id->fingerprint, &want_print_len);
+	uint64_t off;
 	size_t nodes_len;
 	uint8_t sum[32];
 	struct stat st;
@@ -201,13 +188,15 @@ limg_persist_load(const char *dir, const LimgPersistKey *key, LimgTree **out)
 	if (fstat(fd, &st) < 0 || !read_exact(fd, &h, sizeof(h), 0))
 		goto out_close;
 	if (memcmp(h.magic, magic, sizeof(magic)) != 0 || h.version != LIMG_PERSIST_VERSION ||
-	    h.node_size != sizeof(LimgNode) || h.path_len > 65536)
+	    h.node_size != sizeof(LimgNode) || h.key_len > MAX_KEY || h.print_len > MAX_PRINT)
 		goto out_close;
 	nodes_len = (size_t)h.n_nodes * sizeof(LimgNode);
-	if ((uint64_t)st.st_size != sizeof(h) + (uint64_t)h.path_len + nodes_len + h.strings_len)
+	if ((uint64_t)st.st_size != sizeof(h) + (uint64_t)h.key_len + h.print_len + nodes_len +
+	                            h.strings_len)
 		goto out_close;
 	/* Read straight into the tree's own arrays: one copy, no staging buffer. */
-	path = g_malloc(h.path_len + 1);
+	key = g_malloc(h.key_len + 1);
+	print = g_malloc(h.print_len + 1);
 	t = limg_tree_new();
 	t->nodes = malloc(nodes_len ? nodes_len : 1);
 	t->strings.buf = malloc(h.strings_len ? (size_t)h.strings_len : 1);
@@ -217,23 +206,24 @@ limg_persist_load(const char *dir, const LimgPersistKey *key, LimgTree **out)
 	}
 	t->n_nodes = t->cap = h.n_nodes;
 	t->strings.len = t->strings.cap = (size_t)h.strings_len;
-	if (!read_exact(fd, path, h.path_len, sizeof(h)) ||
-	    !read_exact(fd, t->nodes, nodes_len, (off_t)(sizeof(h) + h.path_len)) ||
+	off = sizeof(h);
+	if (!read_exact(fd, key, h.key_len, (off_t)off) ||
+	    !read_exact(fd, print, h.print_len, (off_t)(off + h.key_len)) ||
+	    !read_exact(fd, t->nodes, nodes_len, (off_t)(off + h.key_len + h.print_len)) ||
 	    !read_exact(fd, t->strings.buf, t->strings.len,
-	                (off_t)(sizeof(h) + h.path_len + nodes_len)))
+	                (off_t)(off + h.key_len + h.print_len + nodes_len)))
 		goto out_close;
-	digest(&h, path, t->nodes, nodes_len, t->strings.buf, t->strings.len, sum);
+	digest(&h, key, print, t->nodes, nodes_len, t->strings.buf, t->strings.len, sum);
 	if (memcmp(sum, h.sha256, sizeof(sum)) != 0)
 		goto out_close;
-	if (h.path_len != strlen(key->path) || memcmp(path, key->path, h.path_len) != 0 ||
-	    h.dev != key->dev || h.ino != key->ino || h.mtime_sec != key->mtime_sec ||
-	    h.mtime_nsec != key->mtime_nsec || h.ctime_sec != key->ctime_sec ||
-	    h.ctime_nsec != key->ctime_nsec) {
+	if (h.key_len != strlen(id->key) || memcmp(key, id->key, h.key_len) != 0 ||
+	    h.print_len != want_print_len || memcmp(print, want_print, h.print_len) != 0) {
 		ret = -ESTALE;
 		goto out_close;
 	}
 	if (!tree_valid(t))
 		goto out_close;
+	/* The layout counts the data again. */
 	t->data_bytes = 0;
 	ret = 0;
 	*out = g_steal_pointer(&t);
@@ -246,9 +236,9 @@ out_close:
 }
 
 void
-limg_persist_remove(const char *dir, const char *path)
+limg_persist_remove(const char *dir, const char *key)
 {
-	g_autofree char *file = file_for(dir, path);
+	g_autofree char *file = file_for(dir, key);
 
 	unlink(file);
 }

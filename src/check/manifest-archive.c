@@ -34,6 +34,7 @@
 #include <glib.h>
 
 #include "check/manifest.h"
+#include "util/escape.h"
 
 #define READ_CHUNK (1024 * 1024)
 
@@ -108,7 +109,7 @@ static void set_archive_error(GError **error, const char *image,
 	const char *msg = archive_error_string(a);
 
 	if (path) {
-		limg_escape_bytes(p, path, strlen(path));
+		limg_escape_append(p, path, strlen(path), LIMG_ESCAPE_SPACE);
 		g_string_append(p, ": ");
 	}
 	g_set_error(error, LIMG_MANIFEST_ERROR, LIMG_MANIFEST_ERROR_READER,

@@ -37,6 +37,7 @@
 #include <libisofs/libisofs.h>
 
 #include "check/manifest.h"
+#include "util/escape.h"
 
 #define READ_CHUNK (64 * 1024)
 #define DROP_PREFIX "Error when adding file "
@@ -148,7 +149,7 @@ out_error:
 	{
 		g_autoptr(GString) p = g_string_new(NULL);
 
-		limg_escape_bytes(p, e->path, strlen(e->path));
+		limg_escape_append(p, e->path, strlen(e->path), LIMG_ESCAPE_SPACE);
 		g_set_error(error, LIMG_MANIFEST_ERROR, LIMG_MANIFEST_ERROR_READER,
 			    "libisofs: %s: reading content: %s", p->str,
 			    iso_error_to_msg(ret));

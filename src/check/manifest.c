@@ -20,6 +20,7 @@
 #include <glib.h>
 
 #include "check/manifest.h"
+#include "util/escape.h"
 
 G_DEFINE_QUARK(limg-manifest-error-quark, limg_manifest_error)
 
@@ -107,14 +108,7 @@ void limg_manifest_add_note(LimgManifest *m, const char *fmt, ...)
 	va_end(ap);
 	/* Notes quote names: keep them one printable line. */
 	note = g_string_new(NULL);
-	for (const char *p = raw; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c < 0x20 || c >= 0x7f)
-			g_string_append_printf(note, "\\x%02x", c);
-		else
-			g_string_append_c(note, (char)c);
-	}
+	limg_escape_append(note, raw, strlen(raw), 0);
 	g_ptr_array_add(m->notes, g_string_free(note, FALSE));
 }
 
@@ -232,24 +226,12 @@ const char *limg_entry_type_name(LimgEntryType type)
 	return "?";
 }
 
-void limg_escape_bytes(GString *out, const char *s, gsize len)
-{
-	for (gsize i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c > 0x20 && c < 0x7f && c != '\\')
-			g_string_append_c(out, (char)c);
-		else
-			g_string_append_printf(out, "\\x%02x", c);
-	}
-}
-
 static void escape_str(GString *out, const char *s)
 {
 	if (!s)
 		g_string_append(out, "(none)");
 	else
-		limg_escape_bytes(out, s, strlen(s));
+		limg_escape_append(out, s, strlen(s), LIMG_ESCAPE_SPACE);
 }
 
 static void escape_bytes(GString *out, GBytes *b)
@@ -257,7 +239,7 @@ static void escape_bytes(GString *out, GBytes *b)
 	gsize len;
 	const char *p = g_bytes_get_data(b, &len);
 
-	limg_escape_bytes(out, p, len);
+	limg_escape_append(out, p, len, LIMG_ESCAPE_SPACE);
 }
 
 gboolean limg_manifest_probe_iso(const char *image, GError **error)

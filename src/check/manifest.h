@@ -185,10 +185,6 @@ unsigned limg_manifest_compare(const LimgManifest *expected,
 /* One line per entry, in path order, every field; for debugging and diff. */
 void limg_manifest_print(const LimgManifest *m, GString *out);
 
-/* Append @len bytes of @s to @out, printable ASCII as is, '\\' and the
- * rest as \xNN. */
-void limg_escape_bytes(GString *out, const char *s, gsize len);
-
 const char *limg_entry_type_name(LimgEntryType type);
 
 /* ------------------------------------------------------------- readers */

@@ -60,22 +60,21 @@ print_compat(const char *dir, gboolean xattrs)
 {
 	LimgScanOptions sopts = { .xattrs = xattrs, .threads = 1 };
 	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(LimgSource) src = NULL;
 	LimgLayout *layout = NULL;
 	LimgTree *tree = NULL;
 	LimgReport report;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (limg_dir_source_new(dir, NULL, &src) < 0)
 		return;
 	limg_report_init(&report);
-	if (limg_source_dir_scan(fd, &sopts, &report, &tree, NULL) == 0 &&
+	if (limg_source_scan(src, &sopts, &report, &tree, NULL) == 0 &&
 	    limg_layout_build(tree, NULL, &report, &layout) == 0) {
 		limg_report_format_compat(&report, out);
 		fputs(out->str, stderr);
 		limg_layout_unref(layout);
 	}
 	limg_report_release(&report);
-	close(fd);
 }
 
 int limg_cmd_check(int argc, char **argv)

@@ -34,9 +34,12 @@ static const char mount_usage[] =
 	"SOURCE is a directory of layer directories. A layer directory with a diff/\n"
 	"subdirectory (Docker overlay2: /var/lib/docker/overlay2/<id>/diff) is\n"
 	"served from diff/; in such a store, directories without diff/ (like l/)\n"
-	"are not layers. Otherwise each directory is a layer.\n"
+	"are not layers. Otherwise each directory is a layer. A layer directory\n"
+	"that is a symlink is never served (logged once).\n"
 	"\n"
 	"Options:\n"
+	"  -o store=KIND          how to read SOURCE: auto (default: overlay2 if it has\n"
+	"                         l/ or any <dir>/diff, else plain), plain, overlay2\n"
 	"  -o layer=NAME:PATH     also serve directory PATH as NAME.iso (repeatable)\n"
 	"  -o noxattrs            do not carry extended attributes into images\n"
 	"  -o attr_timeout=SECS   how long the kernel caches image attributes (1)\n"
@@ -84,6 +87,7 @@ typedef struct {
 	char *cache_dir;
 	int nocache_dir;
 	char *verify;
+	char *store;
 	unsigned readahead_kb;
 } MountConf;
 
@@ -99,6 +103,7 @@ static const struct fuse_opt mount_opts[] = {
 	{ "cache_dir=%s", offsetof(MountConf, cache_dir), 0 },
 	{ "nocache_dir", offsetof(MountConf, nocache_dir), 1 },
 	{ "verify=%s", offsetof(MountConf, verify), 0 },
+	{ "store=%s", offsetof(MountConf, store), 0 },
 	{ "readahead_kb=%u", offsetof(MountConf, readahead_kb), 0 },
 	FUSE_OPT_END
 };
@@ -175,6 +180,7 @@ limg_cmd_mount(int argc, char **argv)
 	MountConf conf = { .attr_timeout = 1.0, .workers = -1, .settle = 2000,
 	                   .readahead_kb = 1024 };
 	g_autofree char *cache_dir = NULL;
+	LimgImagesOptions iopts = { 0 };
 	LimgFsOptions fsopts = { 0 };
 	g_autoptr(GError) error = NULL;
 	struct fuse_session *se = NULL;
@@ -210,9 +216,10 @@ limg_cmd_mount(int argc, char **argv)
 		goto out_args;
 	}
 	limg_log_set_debug(opts.debug);
-	store = limg_store_new(conf.source, &error);
+	store = limg_store_new(conf.source, conf.store, &error);
 	if (!store) {
 		fprintf(stderr, PROG ": %s\n", error->message);
+		status = error->domain == G_OPTION_ERROR ? 2 : 1;
 		goto out_args;
 	}
 	for (guint i = 0; i < conf.layers->len; i++) {
@@ -222,13 +229,12 @@ limg_cmd_mount(int argc, char **argv)
 			goto out_args;
 		}
 	}
-	fsopts.xattrs = !conf.noxattrs;
-	fsopts.attr_timeout = conf.attr_timeout;
-	fsopts.workers = conf.workers >= 0 ? (unsigned)conf.workers :
-	                 MAX(1u, g_get_num_processors() / 2);
-	fsopts.settle_ms = conf.settle;
-	fsopts.foreground = opts.foreground;
-	if (conf.cache_mem && !(fsopts.cache_mem = parse_size(conf.cache_mem))) {
+	iopts.xattrs = !conf.noxattrs;
+	iopts.workers = conf.workers >= 0 ? (unsigned)conf.workers :
+	                MAX(1u, g_get_num_processors() / 2);
+	iopts.settle_ms = conf.settle;
+	iopts.progress = opts.foreground;
+	if (conf.cache_mem && !(iopts.cache_mem = parse_size(conf.cache_mem))) {
 		fprintf(stderr, PROG ": cache_mem=%s: expected a size like 64M\n", conf.cache_mem);
 		limg_store_free(store);
 		status = 2;
@@ -240,9 +246,10 @@ limg_cmd_mount(int argc, char **argv)
 		status = 2;
 		goto out_args;
 	}
-	fsopts.verify_walk = conf.verify && strcmp(conf.verify, "walk") == 0;
+	iopts.verify_walk = conf.verify && strcmp(conf.verify, "walk") == 0;
 	cache_dir = cache_dir_for(&conf);
-	fsopts.cache_dir = cache_dir;
+	iopts.cache_dir = cache_dir;
+	fsopts.attr_timeout = conf.attr_timeout;
 	{
 		g_autofree char *pm = NULL, *opt = NULL;
 		uint64_t pipe_max = 1024 * 1024;
@@ -259,7 +266,7 @@ limg_cmd_mount(int argc, char **argv)
 	 */
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
-	fs = limg_fs_new(store, &fsopts);
+	fs = limg_fs_new(limg_images_new(store, &iopts), &fsopts);
 
 	fuse_opt_add_arg(&args, "-ofsname=fuse-layerimg");
 	se = fuse_session_new(&args, limg_fs_ops(), sizeof(struct fuse_lowlevel_ops), fs);
@@ -296,13 +303,14 @@ out_signals:
 out_session:
 	fuse_session_destroy(se);
 out_fs:
-	limg_fs_free(fs);   /* frees the store */
+	limg_fs_free(fs);   /* frees the image service and the store */
 out_args:
 	free(opts.mountpoint);
 	g_free(conf.source);
 	g_free(conf.cache_mem);
 	g_free(conf.cache_dir);
 	g_free(conf.verify);
+	g_free(conf.store);
 	g_ptr_array_free(conf.layers, TRUE);
 	fuse_opt_free_args(&args);
 	return status;

@@ -1,19 +1,25 @@
 /*
- * fs.h - the FUSE file system: every layer of a store as <layer>.iso.
+ * fs.h - the FUSE file system: the images of a layer-image service as
+ * files of a read-only mount.
  *
- * The only module that includes <fuse_lowlevel.h>. It owns the image
- * table (one LimgFsImage per layer name ever looked up, each with its
- * current generation: a layout, the layer's root fd and the rendered
- * metadata blocks), a bounded cache of open source fds, and the counters
- * behind MOUNT/.stats.
+ * The FUSE glue only: the images, their generations and every cache are
+ * the image service's (cache/images.h); reads are planned by its read
+ * planner (cache/gen-read.h). This module maps FUSE requests onto them:
  *
- * Reads are answered segment by segment (layout.h): metadata blocks from
- * the rendered-block cache, file data as fd-backed buffers that libfuse
- * splices from the source file, padding from a static zero buffer.
+ *   fs.c        new/free, the operations table, INIT and DESTROY
+ *   ops.c       lookup, forget, getattr, open, release, directories, statfs
+ *   read.c      read: planner pieces -> a fuse_bufvec, spliced
+ *   root.c      the namespace: node ids, <layer>.iso, .stats
+ *   stats.c     the text of MOUNT/.stats
+ *   notify.c    kernel cache invalidations, from one thread
+ *   readonly.c  everything that would change the mount: EROFS
+ *   tune.c      request sizes, splice, readahead
  *
- * Thread model: handlers run on libfuse's worker threads. Locks: fs->lock
- * (image table) before img->lock (one image); fds->lock is a leaf. No lock
- * is held across a layout build, file I/O or a fuse_reply_*().
+ * The only module that includes <fuse_lowlevel.h>.
+ *
+ * Thread model: handlers run on libfuse's worker threads. No lock is held
+ * across a build, file I/O or a fuse_reply_*(); kernel invalidations are
+ * sent only from the notification thread, never from a handler.
  */
 #ifndef LIMG_FS_H
 #define LIMG_FS_H
@@ -22,10 +28,16 @@
 #include <fuse_lowlevel.h>
 
 #include <stdbool.h>
+#include <stdint.h>
 
-#include "store/store.h"
+#include "cache/images.h"
 
 typedef struct LimgFs LimgFs;
+
+typedef struct {
+	double attr_timeout;   /* seconds the kernel may cache attributes */
+	uint32_t max_read;     /* bytes; must match the max_read mount option */
+} LimgFsOptions;
 
 /*
  * Largest read request for a given /proc/sys/fs/pipe-max-size. libfuse
@@ -37,23 +49,8 @@ typedef struct LimgFs LimgFs;
  */
 uint32_t limg_fs_max_read_for_pipe(uint64_t pipe_max);
 
-
-#define LIMG_FS_DEFAULT_CACHE_MEM (256u * 1024 * 1024)
-
-typedef struct {
-	bool xattrs;           /* record extended attributes (default on) */
-	double attr_timeout;   /* seconds the kernel may cache attributes */
-	size_t cache_mem;      /* rendered-block budget; 0: default 256 MiB */
-	const char *cache_dir; /* persistent layouts; NULL: memory only */
-	bool verify_walk;      /* re-walk every layer; never trust the disk cache */
-	unsigned workers;      /* background layout threads; 0: none */
-	uint32_t settle_ms;    /* quiet time before a new layer is laid out */
-	bool foreground;       /* print precompute progress */
-	uint32_t max_read;     /* bytes; must match the max_read mount option */
-} LimgFsOptions;
-
-/* Takes ownership of @store. */
-LimgFs *limg_fs_new(LimgStore *store, const LimgFsOptions *opts);
+/* Takes ownership of @images. */
+LimgFs *limg_fs_new(LimgImages *images, const LimgFsOptions *opts);
 void limg_fs_free(LimgFs *fs);
 
 /* The low-level operations; pass @fs as userdata to fuse_session_new(). */

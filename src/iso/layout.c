@@ -26,6 +26,8 @@
 #include "iso/layout-internal.h"
 #include "iso/names.h"
 #include "iso/rrip.h"
+#include "util/escape.h"
+#include "util/search.h"
 
 typedef struct {
 	uint64_t dev;
@@ -768,7 +770,7 @@ limg_layout_segment(const LimgLayout *l, uint64_t off, LimgSegment *seg)
 {
 	uint64_t size = limg_layout_size(l);
 	uint64_t meta_end = (uint64_t)l->meta_blocks << ISO_BLOCK_SHIFT;
-	uint32_t blk, lo, hi;
+	uint32_t blk, lo;
 
 	if (off >= size)
 		return -EINVAL;
@@ -786,16 +788,7 @@ limg_layout_segment(const LimgLayout *l, uint64_t off, LimgSegment *seg)
 	}
 	/* Last extent starting at or before the block of @off. */
 	blk = (uint32_t)(off >> ISO_BLOCK_SHIFT);
-	lo = 0;
-	hi = l->n_ext;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (l->extents[mid].lba <= blk)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = (uint32_t)LIMG_LOWER_BOUND(l->extents, l->n_ext, lba, (uint64_t)blk + 1);
 	if (lo > 0) {
 		const LimgExtent *e = &l->extents[lo - 1];
 		uint64_t start = (uint64_t)e->lba << ISO_BLOCK_SHIFT;

@@ -41,28 +41,14 @@
 
 #include <glib.h>
 
+#include "iso/format.h"
 #include "tree/tree.h"
 #include "util/report.h"
 
 typedef struct LimgLayout LimgLayout;
 
-typedef struct {
-	const char *volume_id;  /* PVD volume identifier; NULL: "LAYER" */
-} LimgLayoutOptions;
-
-typedef enum {
-	LIMG_SEG_META,   /* rendered metadata: limg_render_block() */
-	LIMG_SEG_DATA,   /* bytes of a regular file of the tree */
-	LIMG_SEG_ZERO,   /* padding */
-} LimgSegKind;
-
-typedef struct {
-	LimgSegKind kind;
-	uint64_t offset;       /* image offset where this segment starts */
-	uint64_t length;       /* bytes from @offset to the segment's end */
-	uint32_t node;         /* DATA: the tree node */
-	uint64_t file_offset;  /* DATA: offset within that file */
-} LimgSegment;
+/* Options: the volume identifier (PVD); NULL: "LAYER". */
+typedef LimgFormatOptions LimgLayoutOptions;
 
 /*
  * Lay out @tree. Takes ownership of @tree in every case. Warnings and the

@@ -1,5 +1,5 @@
 /*
- * render.c - metadata blocks and image reads on demand; see render.h.
+ * render.c - metadata blocks on demand; see render.h.
  *
  * Directory blocks are rendered by replaying the layout's packing from
  * the block's first record (LimgBlockStart): the same SUSP builder, the
@@ -16,6 +16,7 @@
 #include "iso/layout-internal.h"
 #include "iso/render.h"
 #include "iso/rrip.h"
+#include "util/search.h"
 
 typedef struct {
 	int kind;
@@ -70,16 +71,8 @@ cursor_next(const LimgLayout *l, const LimgDirInfo *d, RecCursor *c)
 static uint32_t
 find_ce(const LimgLayout *l, const LimgDirInfo *d, uint32_t rec)
 {
-	uint32_t lo = d->first_ce, hi = d->first_ce + d->n_ce;
+	uint32_t lo = d->first_ce + (uint32_t)LIMG_LOWER_BOUND(l->ces + d->first_ce, d->n_ce, rec, rec);
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (l->ces[mid].rec < rec)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	g_assert(lo < d->first_ce + d->n_ce && l->ces[lo].rec == rec && l->ces[lo].piece == 1);
 	return lo;
 }
@@ -177,18 +170,10 @@ static int
 render_ce_block(const LimgLayout *l, uint32_t di, uint32_t lba, uint8_t *buf)
 {
 	const LimgDirInfo *d = &l->dirs[di];
-	uint32_t lo = d->first_ce, hi = d->first_ce + d->n_ce;
+	uint32_t lo = d->first_ce + (uint32_t)LIMG_LOWER_BOUND(l->ces + d->first_ce, d->n_ce, lba, lba);
 	LimgSusp s;
 	int ret = 0;
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (l->ces[mid].lba < lba)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	limg_susp_init(&s);
 	for (uint32_t i = lo; i < d->first_ce + d->n_ce && l->ces[i].lba == lba; i++) {
 		const LimgCeArea *a = &l->ces[i];
@@ -298,7 +283,7 @@ render_pvd(const LimgLayout *l, uint8_t *b)
 int
 limg_render_block(const LimgLayout *l, uint32_t lba, uint8_t buf[ISO_BLOCK_SIZE])
 {
-	uint32_t lo, hi;
+	uint32_t lo;
 
 	memset(buf, 0, ISO_BLOCK_SIZE);
 	if (lba >= l->meta_blocks)
@@ -318,16 +303,8 @@ limg_render_block(const LimgLayout *l, uint32_t lba, uint8_t buf[ISO_BLOCK_SIZE]
 	if (lba < l->m_pt_lba + l->pt_blocks)
 		return render_pt(l, lba - l->m_pt_lba, buf, true);
 
-	lo = 0;
-	hi = l->n_dirs;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (l->dirs[mid].lba <= lba)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	/* The last directory starting at or before @lba. */
+	lo = (uint32_t)LIMG_LOWER_BOUND(l->dirs, l->n_dirs, lba, (uint64_t)lba + 1);
 	g_assert(lo > 0);
 	{
 		const LimgDirInfo *d = &l->dirs[lo - 1];
@@ -338,56 +315,4 @@ limg_render_block(const LimgLayout *l, uint32_t lba, uint8_t buf[ISO_BLOCK_SIZE]
 		g_assert(k < d->blocks + d->ce_blocks);
 		return render_ce_block(l, lo - 1, lba, buf);
 	}
-}
-
-ssize_t
-limg_render_pread(const LimgLayout *l, void *buf, size_t len, uint64_t off,
-                  LimgReadDataFn read_data, void *ctx)
-{
-	uint64_t size = limg_layout_size(l);
-	uint8_t *out = buf;
-	size_t done = 0;
-
-	if (off >= size)
-		return 0;
-	if (len > size - off)
-		len = (size_t)(size - off);
-	while (done < len) {
-		LimgSegment seg;
-		size_t n;
-		int ret;
-
-		ret = limg_layout_segment(l, off + done, &seg);
-		if (ret < 0)
-			return ret;
-		n = seg.length < len - done ? (size_t)seg.length : len - done;
-		switch (seg.kind) {
-		case LIMG_SEG_ZERO:
-			memset(out + done, 0, n);
-			break;
-		case LIMG_SEG_DATA:
-			if (!read_data)
-				return -EINVAL;
-			ret = read_data(ctx, seg.node, seg.file_offset, out + done, n);
-			if (ret < 0)
-				return ret;
-			break;
-		case LIMG_SEG_META: {
-			uint8_t blk[ISO_BLOCK_SIZE];
-			uint64_t pos = off + done;
-			uint32_t lba = (uint32_t)(pos >> ISO_BLOCK_SHIFT);
-			size_t in = (size_t)(pos & (ISO_BLOCK_SIZE - 1));
-
-			if (n > ISO_BLOCK_SIZE - in)
-				n = ISO_BLOCK_SIZE - in;
-			ret = limg_render_block(l, lba, blk);
-			if (ret < 0)
-				return ret;
-			memcpy(out + done, blk + in, n);
-			break;
-		}
-		}
-		done += n;
-	}
-	return (ssize_t)done;
 }

@@ -6,9 +6,9 @@
  * without rendering anything else: any block in O(log n) plus the records
  * it holds.
  *
- * limg_render_pread() answers an arbitrary read of the image through the
- * segment map: metadata is rendered, zeros are zeros, and file data comes
- * from the caller's @read_data callback (the engine does no I/O itself).
+ * Any read of the image goes through the read planner
+ * (cache/gen-read.h), which walks the segment map and asks for the
+ * metadata blocks it needs; the engine does no I/O itself.
  *
  * Thread model: reentrant; any number of threads may render from one
  * layout at once.
@@ -28,19 +28,5 @@
  * Returns 0, -EINVAL for a block that is not metadata, or -ENOMEM.
  */
 int limg_render_block(const LimgLayout *l, uint32_t lba, uint8_t buf[ISO_BLOCK_SIZE]);
-
-/*
- * Read @len bytes of node @node's content at @off into @buf. Must fill the
- * whole range (a short file is an error: the source changed); returns 0 or
- * -errno.
- */
-typedef int (*LimgReadDataFn)(void *ctx, uint32_t node, uint64_t off, void *buf, size_t len);
-
-/*
- * Read image bytes [@off, @off + @len) into @buf; reads past the end are
- * cut short. Returns the number of bytes read, or -errno.
- */
-ssize_t limg_render_pread(const LimgLayout *l, void *buf, size_t len, uint64_t off,
-                          LimgReadDataFn read_data, void *ctx);
 
 #endif /* LIMG_RENDER_H */

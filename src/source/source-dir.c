@@ -1,5 +1,7 @@
 /*
- * source-dir.c - a layer that is a directory tree; see source.h.
+ * source-dir.c - the directory source's walks: a layer directory -> node
+ * tree, single-threaded or with the stats spread over threads; see
+ * source-dir-internal.h.
  *
  * The walk is depth first with an explicit stack of directory fds, in
  * byte order of names at every level, and appends all children of a
@@ -20,13 +22,11 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-#ifdef HAVE_LINUX_OPENAT2_H
-#include <linux/openat2.h>
-#endif
 
 #include <glib.h>
 
-#include "source/source.h"
+#include "source/source-dir-internal.h"
+#include "util/escape.h"
 
 #define DEFAULT_MAX_DEPTH 2048
 
@@ -675,8 +675,8 @@ scan_parallel(int root_fd, const LimgScanOptions *opts, LimgTree **out)
 }
 
 int
-limg_source_dir_scan(int root_fd, const LimgScanOptions *opts, LimgReport *report,
-                     LimgTree **out, uint64_t *skipped)
+limg_dir_scan(int root_fd, const LimgScanOptions *opts, LimgReport *report, LimgTree **out,
+              uint64_t *skipped)
 {
 	if (opts && opts->threads > 1) {
 		int ret = scan_parallel(root_fd, opts, out);
@@ -798,171 +798,4 @@ out_free:
 	g_string_chunk_free(w.names);
 	g_free(w.linkbuf);
 	return ret;
-}
-
-/* Open @path beneath @root_fd without following any symlink. */
-static int
-open_beneath(int root_fd, const char *path)
-{
-	int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-#if defined(HAVE_LINUX_OPENAT2_H) && defined(SYS_openat2)
-	struct open_how how = {
-		.flags = (uint64_t)flags,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-		           RESOLVE_NO_XDEV,
-	};
-	int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
-
-	/*
-	 * Paths over PATH_MAX (deep layers with long names are legal) and
-	 * kernels without openat2 take the component walk below.
-	 */
-	if (fd >= 0 || (errno != ENOSYS && errno != EPERM && errno != ENAMETOOLONG))
-		return fd < 0 ? -errno : fd;
-#endif
-	/* Fallback: one component at a time, never following a symlink. */
-	{
-		g_autofree char *copy = g_strdup(path);
-		char *save = NULL, *comp = strtok_r(copy, "/", &save);
-		int dir = dup(root_fd);
-
-		if (dir < 0)
-			return -errno;
-		while (comp) {
-			char *next = strtok_r(NULL, "/", &save);
-			int nfd;
-
-			if (strcmp(comp, "..") == 0 || strcmp(comp, ".") == 0) {
-				close(dir);
-				return -EXDEV;
-			}
-			nfd = openat(dir, comp, next ? (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-			                             : flags);
-			close(dir);
-			if (nfd < 0)
-				return -errno;
-			dir = nfd;
-			comp = next;
-		}
-		return dir;
-	}
-}
-
-/* Is @st still the file node @n recorded? */
-static bool
-same_file(const struct stat *st, const LimgNode *n)
-{
-	return S_ISREG(st->st_mode) && st->st_ino == n->ino && st->st_dev == n->dev &&
-	       (uint64_t)st->st_size == n->size && st->st_mtim.tv_sec == n->mtime.sec &&
-	       (uint32_t)st->st_mtim.tv_nsec == n->mtime.nsec && st->st_ctim.tv_sec == n->ctime.sec &&
-	       (uint32_t)st->st_ctim.tv_nsec == n->ctime.nsec;
-}
-
-static int
-verify_open(int fd, const LimgNode *n)
-{
-	struct stat st;
-
-	if (fd < 0)
-		return fd == -ELOOP || fd == -EXDEV || fd == -ENOENT || fd == -ENOTDIR ? -ESTALE : fd;
-	if (fstat(fd, &st) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	if (!same_file(&st, n)) {
-		close(fd);
-		return -ESTALE;
-	}
-	/*
-	 * A regular file: O_NONBLOCK (which kept a swapped-in FIFO from
-	 * hanging the open) has no effect on its reads, so it stays.
-	 */
-	return fd;
-}
-
-int
-limg_source_open_node(int root_fd, const LimgTree *tree, uint32_t node)
-{
-	const LimgNode *n;
-	g_autofree char *path = NULL;
-
-	g_return_val_if_fail(node < tree->n_nodes, -EINVAL);
-	n = &tree->nodes[node];
-	if (!S_ISREG(n->mode))
-		return -EINVAL;
-	path = limg_tree_path(tree, node);
-	return verify_open(open_beneath(root_fd, path), n);
-}
-
-int
-limg_source_open_dir(int root_fd, const LimgTree *tree, uint32_t node)
-{
-	const LimgNode *n;
-	g_autofree char *path = NULL;
-	struct stat st;
-	int fd;
-
-	g_return_val_if_fail(node < tree->n_nodes, -EINVAL);
-	n = &tree->nodes[node];
-	if (!S_ISDIR(n->mode))
-		return -EINVAL;
-	path = limg_tree_path(tree, node);
-	fd = node == 0 ? openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-	               : open_beneath(root_fd, path);
-	if (fd < 0)
-		return node == 0 ? -errno : (fd == -ELOOP || fd == -EXDEV || fd == -ENOENT ||
-		                              fd == -ENOTDIR ? -ESTALE : fd);
-	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_ino != n->ino ||
-	    st.st_dev != n->dev) {
-		close(fd);
-		return -ESTALE;
-	}
-	return fd;
-}
-
-int
-limg_source_open_node_at(int dir_fd, const LimgTree *tree, uint32_t node)
-{
-	const LimgNode *n;
-	int fd;
-
-	g_return_val_if_fail(node < tree->n_nodes, -EINVAL);
-	n = &tree->nodes[node];
-	if (!S_ISREG(n->mode))
-		return -EINVAL;
-	fd = openat(dir_fd, limg_tree_name(tree, n),
-	            O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	return verify_open(fd < 0 ? -errno : fd, n);
-}
-
-int
-limg_source_verify_dirs(int root_fd, const LimgTree *tree)
-{
-	for (uint32_t i = 0; i < tree->n_nodes; i++) {
-		const LimgNode *n = &tree->nodes[i];
-		g_autofree char *path = NULL;
-		struct stat st;
-		int r;
-
-		if (!S_ISDIR(n->mode))
-			continue;
-		if (i == 0) {
-			r = fstat(root_fd, &st);
-		} else {
-			path = limg_tree_path(tree, i);
-			r = fstatat(root_fd, path, &st, AT_SYMLINK_NOFOLLOW);
-		}
-		/*
-		 * A directory's mtime and ctime change whenever an entry in it
-		 * is added, removed or renamed; changes to the entries
-		 * themselves are caught when a file is opened.
-		 */
-		if (r < 0 || !S_ISDIR(st.st_mode) || st.st_ino != n->ino || st.st_dev != n->dev ||
-		    st.st_mtim.tv_sec != n->mtime.sec || (uint32_t)st.st_mtim.tv_nsec != n->mtime.nsec ||
-		    st.st_ctim.tv_sec != n->ctime.sec || (uint32_t)st.st_ctim.tv_nsec != n->ctime.nsec)
-			return -ESTALE;
-	}
-	return 0;
 }

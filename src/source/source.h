@@ -1,20 +1,36 @@
 /*
- * source.h - layer sources: a layer on disk -> node tree, and safe access
- * to a node's content.
+ * source.h - layer sources: the interface between a layer as it is
+ * stored (a directory tree today; tar blobs and stacks of layers next)
+ * and the image service.
  *
- * A layer is untrusted input (it came from a registry). The directory
- * source therefore:
- *  - walks with openat()/fstatat() relative to directory fds, never by
- *    path, and never follows a symlink (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW);
- *  - opens nothing but directories during the walk (no file data is read,
- *    no FIFO, socket or device is ever opened);
- *  - opens a regular file's content only beneath the layer root
- *    (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, falling back to
- *    O_NOFOLLOW per component), with O_NONBLOCK so a FIFO swapped in
- *    cannot hang us, and re-checks type and identity after open.
+ * A source answers four questions about one layer:
  *
- * Thread model: scan is single-threaded per call and keeps no global
- * state; limg_source_open_node() is reentrant.
+ *   scan       what is in it: the node tree (names and metadata, no data);
+ *   identity   what the disk cache files that tree under (a key naming the
+ *              layer and a fingerprint that changes when the layer may
+ *              have), and verify: is a cached tree still this layer's;
+ *   open       where the bytes of regular-file node N are: an fd and the
+ *              offset of the file's byte 0 in it, checked to be the
+ *              content that was scanned; check: is an fd opened earlier
+ *              still that content;
+ *   present    is the layer still there at all.
+ *
+ * Everything a source holds (root fds, directory fds, a tar file) is its
+ * own: callers get file descriptors only through open(), and never
+ * another source's.
+ *
+ * A layer is untrusted input (it came from a registry). Every source
+ * therefore never follows a symlink of the layer, never opens a FIFO,
+ * socket or device of it, opens content only beneath the layer root, and
+ * checks after opening that it got what was scanned (-ESTALE otherwise).
+ * See source-dir.h for how the directory source does it.
+ *
+ * Errors are -errno: -ESTALE means "the layer changed since the scan";
+ * -ENOENT from present() means "the layer is gone".
+ *
+ * Thread model: scan() runs on one thread per call; identity(), verify(),
+ * open(), check() and present() may be called from any number of threads
+ * at once. A source is freed by its one owner (an image generation).
  */
 #ifndef LIMG_SOURCE_H
 #define LIMG_SOURCE_H
@@ -22,8 +38,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <glib.h>
+
 #include "tree/tree.h"
 #include "util/report.h"
+
+typedef struct LimgSource LimgSource;
 
 typedef struct {
 	bool xattrs;          /* record extended attributes */
@@ -33,44 +53,113 @@ typedef struct {
 } LimgScanOptions;
 
 /*
- * Walk the layer whose root directory is open as @root_fd (borrowed) and
- * build its tree. Entries that cannot be read are left out, each with a
- * warning naming it in @report, and counted in *skipped (may be NULL).
- * Returns 0 and a new tree (caller owns) in *out, or -errno when the root
- * itself cannot be read or memory runs out.
+ * The identity of a layer, as the disk cache knows it. @key names the
+ * layer (the directory source: the layer directory's path); a cached
+ * tree is used only while @fingerprint is byte for byte the same (the
+ * directory source: device, inode, mtime and ctime of the layer
+ * directory).
  */
-int limg_source_dir_scan(int root_fd, const LimgScanOptions *opts, LimgReport *report,
-                         LimgTree **out, uint64_t *skipped);
+typedef struct {
+	char *key;
+	GBytes *fingerprint;
+} LimgSourceId;
+
+void limg_source_id_clear(LimgSourceId *id);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(LimgSourceId, limg_source_id_clear)
+
+/* Where a node's bytes are. */
+typedef struct {
+	int fd;               /* readable; pread(fd, buf, n, base + off) */
+	uint64_t base;        /* offset of the file's byte 0 in @fd */
+	bool owned;           /* true: the caller closes @fd; false: the source's
+	                       * own, valid as long as the source lives */
+} LimgContent;
+
+typedef struct {
+	const char *kind;     /* "dir", ... */
+	/*
+	 * Build the layer's tree. Entries that cannot be read are left out,
+	 * each with a warning naming it in @report, and counted in *skipped
+	 * (may be NULL). 0 and a new tree (caller owns) in *out, or -errno
+	 * when the layer itself cannot be read or memory runs out.
+	 */
+	int (*scan)(LimgSource *src, const LimgScanOptions *opts, LimgReport *report,
+	            LimgTree **out, uint64_t *skipped);
+	/* 0 and @id filled (caller clears), or -errno. */
+	int (*identity)(LimgSource *src, LimgSourceId *id);
+	/*
+	 * Is @tree (scanned from this layer earlier, e.g. loaded from the
+	 * disk cache) still what a scan would give, as far as the source can
+	 * tell cheaply? 0, or -ESTALE.
+	 */
+	int (*verify)(LimgSource *src, const LimgTree *tree);
+	/* Open regular-file node @node of @tree (scanned from this source). */
+	int (*open)(LimgSource *src, const LimgTree *tree, uint32_t node, LimgContent *out);
+	/* Is @c, opened earlier for @node, still that content? 0 or -ESTALE. */
+	int (*check)(LimgSource *src, const LimgTree *tree, uint32_t node, const LimgContent *c);
+	/* 0 while the layer exists; -ENOENT once it was removed. */
+	int (*present)(LimgSource *src);
+	void (*free)(LimgSource *src);
+} LimgSourceOps;
+
+struct LimgSource {
+	const LimgSourceOps *ops;
+};
+
+static inline int
+limg_source_scan(LimgSource *src, const LimgScanOptions *opts, LimgReport *report,
+                 LimgTree **out, uint64_t *skipped)
+{
+	return src->ops->scan(src, opts, report, out, skipped);
+}
+
+static inline int
+limg_source_identity(LimgSource *src, LimgSourceId *id)
+{
+	return src->ops->identity(src, id);
+}
+
+static inline int
+limg_source_verify(LimgSource *src, const LimgTree *tree)
+{
+	return src->ops->verify(src, tree);
+}
+
+static inline int
+limg_source_open(LimgSource *src, const LimgTree *tree, uint32_t node, LimgContent *out)
+{
+	return src->ops->open(src, tree, node, out);
+}
+
+static inline int
+limg_source_check(LimgSource *src, const LimgTree *tree, uint32_t node, const LimgContent *c)
+{
+	return src->ops->check(src, tree, node, c);
+}
+
+static inline int
+limg_source_present(LimgSource *src)
+{
+	return src->ops->present(src);
+}
+
+void limg_source_free(LimgSource *src);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(LimgSource, limg_source_free)
+
+/* Close @c if it is owned; @c is emptied. */
+void limg_content_release(LimgContent *c);
+
+/* ------------------------------------------------------------ directory */
 
 /*
- * Open the content of regular-file node @node of @tree, a tree scanned
- * from @root_fd, read-only. The file must still be the one scanned: same
- * type, inode, device, size, mtime and ctime.
- * Returns an fd (caller closes), -ESTALE when it changed or was replaced
- * (by a symlink, FIFO, ...), or another -errno.
+ * A layer that is a directory tree: @root, and below it @rel (NULL or ""
+ * for @root itself). @root is opened as given (following symlinks: it is
+ * the operator's path); every component of @rel must be a real directory,
+ * never a symlink, so a store cannot be made to serve a directory outside
+ * itself. The identity key is "@root/@rel".
+ * 0 and a new source in *out, or -errno (-ENOTDIR, -ELOOP for a symlink in
+ * @rel, -ENOENT, ...).
  */
-int limg_source_open_node(int root_fd, const LimgTree *tree, uint32_t node);
-
-/*
- * Open directory node @node (beneath @root_fd, no symlink followed) and
- * check it is still the directory scanned. Returns an fd or -ESTALE /
- * -errno. With limg_source_open_node_at() this opens many files of one
- * directory without resolving their whole paths each time.
- */
-int limg_source_open_dir(int root_fd, const LimgTree *tree, uint32_t node);
-
-/*
- * Like limg_source_open_node(), relative to @dir_fd, an fd of the node's
- * parent from limg_source_open_dir(): one O_NOFOLLOW component.
- */
-int limg_source_open_node_at(int dir_fd, const LimgTree *tree, uint32_t node);
-
-/*
- * Check that every directory of @tree (scanned earlier from @root_fd's
- * layer, e.g. loaded from a cache) still has its inode, mtime and ctime:
- * then no entry was added, removed or renamed anywhere. Costs one stat
- * per directory, no file is opened. 0, or -ESTALE.
- */
-int limg_source_verify_dirs(int root_fd, const LimgTree *tree);
+int limg_dir_source_new(const char *root, const char *rel, LimgSource **out);
 
 #endif /* LIMG_SOURCE_H */

@@ -1,64 +1,107 @@
 /*
- * store.c - layers of a plain or overlay2 layer store; see store.h.
+ * store.c - the layer store: explicit layers, the backend choice and the
+ * backends' registry; see store.h.
  */
 #include <config.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/store.h"
+#include "store/store-internal.h"
+#include "util/log.h"
 
-struct LimgStore {
-	char *source;           /* NULL: explicit layers only */
-	GPtrArray *explicit;    /* LimgLayerInfo * (path and name only) */
-	GMutex lock;
-	/* protected by lock: is SOURCE an overlay2 store, as of when */
-	gboolean overlay;
-	gint64 overlay_checked_us;
+/* How long a look at SOURCE decides the auto backend. */
+#define AUTO_TTL_US (1000 * 1000)
+
+static const LimgStoreBackend *const backends[] = {
+	&limg_store_plain,
+	&limg_store_overlay2,
 };
 
-/* How long a look at SOURCE decides whether it is an overlay2 store. */
-#define OVERLAY_TTL_US (1000 * 1000)
+struct LimgStore {
+	char *source;           /* canonical; NULL: explicit layers only */
+	int dir_fd;             /* SOURCE, or -1 */
+	bool automatic;         /* backend chosen by detect(), re-checked */
+	GPtrArray *explicit;    /* LimgLayerInfo * (id, root only) */
+	GMutex lock;
+	/* protected by lock */
+	const LimgStoreBackend *backend;
+	gint64 detected_us;
+};
 
 void
 limg_layer_info_free(LimgLayerInfo *li)
 {
 	if (!li)
 		return;
-	g_free(li->name);
-	g_free(li->path);
+	g_free(li->id);
+	g_free(li->root);
+	g_free(li->rel);
+	g_free(li->parent);
+	g_strfreev(li->names);
 	g_free(li);
 }
 
-LimgStore *
-limg_store_new(const char *source, GError **error)
+char *
+limg_layer_info_path(const LimgLayerInfo *li)
 {
-	LimgStore *s = g_new0(LimgStore, 1);
+	return li->rel && *li->rel ? g_build_filename(li->root, li->rel, NULL) : g_strdup(li->root);
+}
 
+bool
+limg_store_valid_name(const char *name)
+{
+	return name[0] && name[0] != '.' && !strchr(name, '/') && strlen(name) <= 250;
+}
+
+static const LimgStoreBackend *
+detect(int dir_fd)
+{
+	/* overlay2 first: an overlay2 directory is also a directory of dirs. */
+	if (limg_store_overlay2.detect(dir_fd))
+		return &limg_store_overlay2;
+	return &limg_store_plain;
+}
+
+LimgStore *
+limg_store_new(const char *source, const char *kind, GError **error)
+{
+	g_autoptr(LimgStore) s = g_new0(LimgStore, 1);
+
+	s->dir_fd = -1;
 	s->explicit = g_ptr_array_new_with_free_func((GDestroyNotify)limg_layer_info_free);
 	g_mutex_init(&s->lock);
-	if (source) {
-		struct stat st;
-
-		if (stat(source, &st) < 0) {
-			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-			            "%s: %s", source, g_strerror(errno));
-			limg_store_free(s);
+	s->automatic = !kind || strcmp(kind, "auto") == 0;
+	if (!s->automatic) {
+		for (guint i = 0; i < G_N_ELEMENTS(backends); i++) {
+			if (strcmp(backends[i]->name, kind) == 0)
+				s->backend = backends[i];
+		}
+		if (!s->backend) {
+			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			            "store=%s: expected auto, plain or overlay2", kind);
 			return NULL;
 		}
-		if (!S_ISDIR(st.st_mode)) {
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
-			            "%s: not a directory", source);
-			limg_store_free(s);
+	}
+	if (source) {
+		s->dir_fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (s->dir_fd < 0) {
+			int err = errno;
+
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s",
+			            source, err == ENOTDIR ? "not a directory" : g_strerror(err));
 			return NULL;
 		}
 		s->source = g_canonicalize_filename(source, NULL);
+		if (s->automatic) {
+			s->backend = detect(s->dir_fd);
+			s->detected_us = g_get_monotonic_time();
+		}
 	}
-	return s;
+	return g_steal_pointer(&s);
 }
 
 void
@@ -66,6 +109,8 @@ limg_store_free(LimgStore *s)
 {
 	if (!s)
 		return;
+	if (s->dir_fd >= 0)
+		close(s->dir_fd);
 	g_free(s->source);
 	g_ptr_array_free(s->explicit, TRUE);
 	g_mutex_clear(&s->lock);
@@ -78,10 +123,103 @@ limg_store_source(const LimgStore *s)
 	return s->source;
 }
 
-static gboolean
-valid_name(const char *name)
+const char *
+limg_store_watch_dir(const LimgStore *s)
 {
-	return name[0] && name[0] != '.' && !strchr(name, '/') && strlen(name) <= 250;
+	return s->source;
+}
+
+/* The backend to use now (auto: looked at again at most once a second). */
+static const LimgStoreBackend *
+backend_now(LimgStore *s)
+{
+	const LimgStoreBackend *b;
+	gint64 now;
+
+	g_mutex_lock(&s->lock);
+	b = s->backend;
+	now = g_get_monotonic_time();
+	if (s->automatic && s->dir_fd >= 0 && now - s->detected_us >= AUTO_TTL_US) {
+		g_mutex_unlock(&s->lock);
+		b = detect(s->dir_fd);
+		g_mutex_lock(&s->lock);
+		if (s->backend != b)
+			limg_log(LIMG_LOG_INFO, "%s: now read as a%s %s store", s->source,
+			         b == &limg_store_overlay2 ? "n" : "", b->name);
+		s->backend = b;
+		s->detected_us = now;
+	}
+	g_mutex_unlock(&s->lock);
+	return b;
+}
+
+const char *
+limg_store_kind(LimgStore *s)
+{
+	const LimgStoreBackend *b = backend_now(s);
+
+	return b ? b->name : "none";
+}
+
+static LimgLayerInfo *
+explicit_find(const LimgStore *s, const char *id)
+{
+	for (guint i = 0; i < s->explicit->len; i++) {
+		LimgLayerInfo *e = s->explicit->pdata[i];
+
+		if (strcmp(e->id, id) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* A fresh record of explicit layer @e, or NULL if its directory is gone. */
+static LimgLayerInfo *
+explicit_info(const LimgLayerInfo *e)
+{
+	LimgLayerInfo *li;
+	struct stat st;
+
+	if (stat(e->root, &st) < 0 || !S_ISDIR(st.st_mode))
+		return NULL;
+	li = g_new0(LimgLayerInfo, 1);
+	li->kind = LIMG_LAYER_DIR;
+	li->id = g_strdup(e->id);
+	li->root = g_strdup(e->root);
+	li->rel = g_strdup("");
+	li->dev = st.st_dev;
+	li->ino = st.st_ino;
+	li->mtime = st.st_mtim.tv_sec;
+	li->complete = true;
+	li->settle = true;
+	return li;
+}
+
+gboolean
+limg_store_add_dir(LimgStore *s, const char *name, const char *path, GError **error)
+{
+	LimgLayerInfo *li;
+	struct stat st;
+
+	if (!limg_store_valid_name(name)) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		            "'%s' is not a usable layer name (no '/', no leading '.')", name);
+		return FALSE;
+	}
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR, "%s is not a directory", path);
+		return FALSE;
+	}
+	if (explicit_find(s, name)) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		            "layer '%s' given twice", name);
+		return FALSE;
+	}
+	li = g_new0(LimgLayerInfo, 1);
+	li->id = g_strdup(name);
+	li->root = g_canonicalize_filename(path, NULL);
+	g_ptr_array_add(s->explicit, li);
+	return TRUE;
 }
 
 gboolean
@@ -89,8 +227,7 @@ limg_store_add_spec(LimgStore *s, const char *spec, GError **error)
 {
 	const char *colon = strchr(spec, ':');
 	g_autofree char *name = NULL;
-	LimgLayerInfo *li;
-	struct stat st;
+	g_autoptr(GError) err = NULL;
 
 	if (!colon || colon == spec || !colon[1]) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -98,46 +235,17 @@ limg_store_add_spec(LimgStore *s, const char *spec, GError **error)
 		return FALSE;
 	}
 	name = g_strndup(spec, (gsize)(colon - spec));
-	if (!valid_name(name)) {
-		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-		            "layer=%s: '%s' is not a usable name (no '/', no leading '.')",
-		            spec, name);
+	if (!limg_store_add_dir(s, name, colon + 1, &err)) {
+		g_set_error(error, err->domain, err->code, "layer=%s: %s", spec, err->message);
 		return FALSE;
 	}
-	if (stat(colon + 1, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
-		            "layer=%s: %s is not a directory", spec, colon + 1);
-		return FALSE;
-	}
-	for (guint i = 0; i < s->explicit->len; i++) {
-		if (strcmp(((LimgLayerInfo *)s->explicit->pdata[i])->name, name) == 0) {
-			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			            "layer=%s: layer '%s' given twice", spec, name);
-			return FALSE;
-		}
-	}
-	li = g_new0(LimgLayerInfo, 1);
-	li->name = g_steal_pointer(&name);
-	li->path = g_canonicalize_filename(colon + 1, NULL);
-	g_ptr_array_add(s->explicit, li);
 	return TRUE;
 }
 
-static LimgLayerInfo *
-info_for(const char *name, const char *path)
+static bool
+taken_by_explicit(const char *name, void *ctx)
 {
-	LimgLayerInfo *li;
-	struct stat st;
-
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return NULL;
-	li = g_new0(LimgLayerInfo, 1);
-	li->name = g_strdup(name);
-	li->path = g_strdup(path);
-	li->dev = st.st_dev;
-	li->ino = st.st_ino;
-	li->mtime = st.st_mtim.tv_sec;
-	return li;
+	return explicit_find(ctx, name) != NULL;
 }
 
 static gint
@@ -145,132 +253,88 @@ cmp_info(gconstpointer a, gconstpointer b)
 {
 	const LimgLayerInfo *x = *(LimgLayerInfo *const *)a, *y = *(LimgLayerInfo *const *)b;
 
-	return strcmp(x->name, y->name);
+	return strcmp(x->id, y->id);
 }
 
 GPtrArray *
 limg_store_list(LimgStore *s)
 {
 	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)limg_layer_info_free);
-	g_autoptr(GPtrArray) plain = g_ptr_array_new_with_free_func(g_free);
-	gboolean overlay = FALSE;
 
 	for (guint i = 0; i < s->explicit->len; i++) {
-		const LimgLayerInfo *e = s->explicit->pdata[i];
-		LimgLayerInfo *li = info_for(e->name, e->path);
+		LimgLayerInfo *li = explicit_info(s->explicit->pdata[i]);
 
 		if (li)
 			g_ptr_array_add(out, li);
 	}
-	if (s->source) {
-		DIR *d = opendir(s->source);
-		struct dirent *de;
-
-		while (d && (de = readdir(d)) != NULL) {
-			g_autofree char *dir = NULL, *diff = NULL;
-			LimgLayerInfo *li;
-			struct stat st;
-
-			if (!valid_name(de->d_name) || limg_store_lookup_explicit_name(s, de->d_name))
-				continue;
-			dir = g_build_filename(s->source, de->d_name, NULL);
-			if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-				continue;
-			diff = g_build_filename(dir, "diff", NULL);
-			li = info_for(de->d_name, diff);
-			if (li) {
-				overlay = TRUE;
-				g_ptr_array_add(out, li);
-			} else {
-				g_ptr_array_add(plain, g_strdup(de->d_name));
-			}
-		}
-		if (d)
-			closedir(d);
-		g_mutex_lock(&s->lock);
-		s->overlay = overlay;
-		s->overlay_checked_us = g_get_monotonic_time();
-		g_mutex_unlock(&s->lock);
-		if (!overlay) {
-			for (guint i = 0; i < plain->len; i++) {
-				g_autofree char *dir = g_build_filename(s->source, plain->pdata[i], NULL);
-				LimgLayerInfo *li = info_for(plain->pdata[i], dir);
-
-				if (li)
-					g_ptr_array_add(out, li);
-			}
-		}
-	}
+	if (s->dir_fd >= 0)
+		backend_now(s)->list(s->source, s->dir_fd, out, taken_by_explicit, s);
 	g_ptr_array_sort(out, cmp_info);
 	return out;
 }
 
-gboolean
-limg_store_lookup_explicit_name(const LimgStore *s, const char *name)
+LimgLayerInfo *
+limg_store_lookup(LimgStore *s, const char *id)
 {
-	for (guint i = 0; i < s->explicit->len; i++) {
-		if (strcmp(((LimgLayerInfo *)s->explicit->pdata[i])->name, name) == 0)
-			return TRUE;
+	const LimgLayerInfo *e;
+
+	if (!limg_store_valid_name(id))
+		return NULL;
+	e = explicit_find(s, id);
+	if (e)
+		return explicit_info(e);
+	if (s->dir_fd < 0)
+		return NULL;
+	return backend_now(s)->lookup(s->source, s->dir_fd, id);
+}
+
+/* ------------------------------------------------------------ backends */
+
+static GMutex refused_lock;
+static GHashTable *refused;     /* "<source>/<path>" we logged as refused */
+
+static void
+refuse_once(const char *source, const char *path, const char *why)
+{
+	g_autofree char *key = g_build_filename(source, path, NULL);
+	bool fresh;
+
+	g_mutex_lock(&refused_lock);
+	if (!refused)
+		refused = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	fresh = !g_hash_table_contains(refused, key);
+	if (fresh)
+		g_hash_table_add(refused, g_strdup(key));
+	g_mutex_unlock(&refused_lock);
+	if (fresh)
+		limg_log(LIMG_LOG_WARN, "%s: %s; not served as a layer", key, why);
+}
+
+int
+limg_store_stat_dir(const char *source, int dir_fd, const char *path, struct stat *st)
+{
+	if (fstatat(dir_fd, path, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISLNK(st->st_mode)) {
+		refuse_once(source, path, "a symlink, not a directory");
+		return -ELOOP;
 	}
-	return FALSE;
+	return S_ISDIR(st->st_mode) ? 0 : -ENOTDIR;
 }
 
 LimgLayerInfo *
-limg_store_lookup(LimgStore *s, const char *name)
+limg_store_dir_layer(const char *source, const char *id, const char *rel, const struct stat *st)
 {
-	g_autofree char *dir = NULL, *diff = NULL;
-	LimgLayerInfo *li;
-	struct stat st;
+	LimgLayerInfo *li = g_new0(LimgLayerInfo, 1);
 
-	if (!valid_name(name))
-		return NULL;
-	for (guint i = 0; i < s->explicit->len; i++) {
-		const LimgLayerInfo *e = s->explicit->pdata[i];
-
-		if (strcmp(e->name, name) == 0)
-			return info_for(e->name, e->path);
-	}
-	if (!s->source)
-		return NULL;
-	dir = g_build_filename(s->source, name, NULL);
-	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return NULL;
-	diff = g_build_filename(dir, "diff", NULL);
-	li = info_for(name, diff);
-	if (li)
-		return li;
-	/*
-	 * A plain directory is a layer only in a store without overlay2
-	 * layers. Whether SOURCE is one is decided by a full look at most
-	 * once a second, not at every lookup (stores hold hundreds of layers).
-	 */
-	{
-		gboolean overlay, fresh;
-
-		g_mutex_lock(&s->lock);
-		overlay = s->overlay;
-		fresh = s->overlay_checked_us &&
-		        g_get_monotonic_time() - s->overlay_checked_us < OVERLAY_TTL_US;
-		g_mutex_unlock(&s->lock);
-		if (!fresh) {
-			g_autoptr(GPtrArray) all = limg_store_list(s);   /* refreshes the flag */
-
-			g_mutex_lock(&s->lock);
-			overlay = s->overlay;
-			g_mutex_unlock(&s->lock);
-		}
-		return overlay ? NULL : info_for(name, dir);
-	}
-}
-
-gboolean
-limg_store_layer_complete(const LimgStore *s, const LimgLayerInfo *li)
-{
-	g_autofree char *base = NULL, *link = NULL;
-
-	if (!g_str_has_suffix(li->path, "/diff") || limg_store_lookup_explicit_name(s, li->name))
-		return TRUE;
-	base = g_path_get_dirname(li->path);
-	link = g_build_filename(base, "link", NULL);
-	return access(link, F_OK) == 0;
+	li->kind = LIMG_LAYER_DIR;
+	li->id = g_strdup(id);
+	li->root = g_strdup(source);
+	li->rel = g_strdup(rel);
+	li->dev = st->st_dev;
+	li->ino = st->st_ino;
+	li->mtime = st->st_mtim.tv_sec;
+	li->complete = true;
+	li->settle = true;
+	return li;
 }

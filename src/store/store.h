@@ -1,69 +1,120 @@
 /*
- * store.h - which layers exist in a layer store and what they are called.
+ * store.h - which layers a layer store holds, what they are called and
+ * what each of them is.
  *
- * A store is a directory of layer directories (SOURCE), plus single layers
- * added by name (-o layer=NAME:PATH). Within SOURCE:
- *  - a directory with a diff/ subdirectory is a Docker overlay2 layer and
- *    is served from diff/;
- *  - in a store where any directory has diff/ (overlay2), directories
- *    without diff/ (such as the l/ directory of short links) are not
- *    layers;
- *  - otherwise every directory is a layer served as it is.
- * Layer names are directory names; names that are not valid file names in
- * the mount (none here: they came from readdir) or start with '.' are
+ * A store is SOURCE, read through one backend, plus single layers added
+ * by name (-o layer=NAME:PATH, which hide a SOURCE layer of that name).
+ * Backends (store-*.c, registered in store.c):
+ *
+ *   plain     SOURCE is a directory of layer directories; each one is a
+ *             layer, served as it is;
+ *   overlay2  SOURCE is Docker's overlay2/ directory: a layer is <id>/diff
+ *             (directories without diff/, like l/, are not layers); it is
+ *             complete once Docker wrote <id>/link.
+ *
+ * With store=auto (the default) the backend is chosen by looking at
+ * SOURCE: overlay2 if it has an l/ directory or any <dir>/diff, else
+ * plain. An empty directory may become an overlay2 store later (Docker
+ * starting after the mount), so auto looks again at most once a second.
+ *
+ * Layer directories are never symlinks: a layer whose directory (or
+ * diff/) is a symlink is refused with a log line, so a store cannot be
+ * made to serve a directory outside itself. Layer names are those of
+ * their directories; names starting with '.' or longer than 250 bytes are
  * skipped.
  *
- * The store keeps no cache: every call looks at the file system, so layers
+ * What the store caches: only the auto backend's choice (for at most a
+ * second). Every list and lookup looks at the file system, so layers
  * that appear or vanish are seen at once.
  *
- * Thread model: immutable after creation; calls are reentrant.
+ * Thread model: thread-safe; calls are reentrant.
  */
 #ifndef LIMG_STORE_H
 #define LIMG_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <glib.h>
 
 typedef struct LimgStore LimgStore;
 
+typedef enum {
+	LIMG_LAYER_DIR,       /* a directory tree: @root + @rel */
+} LimgLayerKind;
+
+/* One layer, as the store sees it now. */
 typedef struct {
-	char *name;        /* layer name (no ".iso") */
-	char *path;        /* directory to serve: <dir>/diff or <dir> */
-	uint64_t dev;      /* identity of that directory */
-	uint64_t ino;
-	int64_t mtime;     /* of the layer directory */
+	LimgLayerKind kind;
+	char *id;             /* its name in the mount, without ".iso" */
+	char *root;           /* DIR: the directory that holds it (SOURCE, or
+	                       * the -o layer= path) */
+	char *rel;            /* DIR: its path below @root ("" for @root) */
+	char *parent;         /* id of the layer below it, or NULL (unknown) */
+	GStrv names;          /* other names of the layer, or NULL */
+	uint64_t dev;         /* identity of the served directory: a layer */
+	uint64_t ino;         /*   replaced under the same id is a new one */
+	int64_t mtime;        /* of the served directory, seconds */
+	bool complete;        /* completely written: may be laid out */
+	bool settle;          /* completeness is a guess: wait until nothing in
+	                       * it changed for the settle time */
 } LimgLayerInfo;
 
 void limg_layer_info_free(LimgLayerInfo *li);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(LimgLayerInfo, limg_layer_info_free)
 
+/* "<root>/<rel>": the served path, for messages and cache keys. Caller frees. */
+char *limg_layer_info_path(const LimgLayerInfo *li);
+
+/* One backend: how SOURCE names and describes its layers. */
+typedef struct {
+	const char *name;
+	/* Does the directory @dir_fd look like this kind of store? */
+	bool (*detect)(int dir_fd);
+	/*
+	 * Append every layer of the store at @source (open as @dir_fd) to
+	 * @out (LimgLayerInfo *); @skip(name, ctx) says a name is taken.
+	 */
+	void (*list)(const char *source, int dir_fd, GPtrArray *out,
+	             bool (*skip)(const char *name, void *ctx), void *ctx);
+	/* The layer @id, or NULL. */
+	LimgLayerInfo *(*lookup)(const char *source, int dir_fd, const char *id);
+} LimgStoreBackend;
+
+extern const LimgStoreBackend limg_store_plain;
+extern const LimgStoreBackend limg_store_overlay2;
+
 /*
- * @source may be NULL (only explicit layers). Fails if @source is not a
- * readable directory.
+ * Open the store at @source (NULL: only explicit layers), read with the
+ * backend named @kind ("plain", "overlay2"; NULL or "auto": detect).
+ * Fails if @source is not a readable directory or @kind is unknown.
  */
-LimgStore *limg_store_new(const char *source, GError **error);
+LimgStore *limg_store_new(const char *source, const char *kind, GError **error);
 void limg_store_free(LimgStore *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(LimgStore, limg_store_free)
 
 /* Add "NAME:PATH" (the -o layer= option). Fails on a bad spec or path. */
 gboolean limg_store_add_spec(LimgStore *s, const char *spec, GError **error);
 
-/* All layers now present, sorted by name: LimgLayerInfo *, caller frees. */
+/* Add directory @path as layer @name (render's single layer). */
+gboolean limg_store_add_dir(LimgStore *s, const char *name, const char *path, GError **error);
+
+/* All layers now present, sorted by id: LimgLayerInfo *, caller frees. */
 GPtrArray *limg_store_list(LimgStore *s);
 
-/* One layer by name, or NULL if there is none now. Caller frees. */
-LimgLayerInfo *limg_store_lookup(LimgStore *s, const char *name);
+/* One layer by id, or NULL if there is none now. Caller frees. */
+LimgLayerInfo *limg_store_lookup(LimgStore *s, const char *id);
 
+/* SOURCE, canonical, or NULL. */
 const char *limg_store_source(const LimgStore *s);
 
-/*
- * Whether a layer looks completely written: for an overlay2 layer (served
- * from diff/), Docker writes <id>/link last; other layers: always.
- */
-gboolean limg_store_layer_complete(const LimgStore *s, const LimgLayerInfo *li);
+/* The directory whose entries come and go with layers (inotify), or NULL. */
+const char *limg_store_watch_dir(const LimgStore *s);
 
-/* Whether @name was added with -o layer= (it then hides SOURCE/@name). */
-gboolean limg_store_lookup_explicit_name(const LimgStore *s, const char *name);
+/* The backend in use now: "plain", "overlay2" (auto may change). */
+const char *limg_store_kind(LimgStore *s);
+
+/* Valid as a layer directory name in a store (no '/', no leading '.'). */
+bool limg_store_valid_name(const char *name);
 
 #endif /* LIMG_STORE_H */

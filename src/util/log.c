@@ -11,6 +11,13 @@
 
 static bool use_syslog;
 static bool debug;
+static const char *program = "fuse-layerimg";
+
+void
+limg_log_set_program(const char *name)
+{
+	program = name;
+}
 
 void
 limg_log_use_syslog(bool on)
@@ -42,5 +49,5 @@ limg_log(LimgLogLevel level, const char *fmt, ...)
 	if (use_syslog)
 		syslog(prio[level], "%s", msg);
 	else
-		fprintf(stderr, "fuse-layerimg: %s: %s\n", names[level], msg);
+		fprintf(stderr, "%s: %s: %s\n", program, names[level], msg);
 }

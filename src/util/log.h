@@ -14,6 +14,9 @@
 
 typedef enum { LIMG_LOG_ERR, LIMG_LOG_WARN, LIMG_LOG_INFO, LIMG_LOG_DEBUG } LimgLogLevel;
 
+/* The name messages start with on stderr (default "fuse-layerimg"). */
+void limg_log_set_program(const char *name);
+
 /* Switch to syslog (after daemonizing). */
 void limg_log_use_syslog(bool on);
 void limg_log_set_debug(bool on);

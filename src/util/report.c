@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "util/escape.h"
 #include "util/report.h"
 
 /* Which reader is affected and how, for each compatibility finding. */
@@ -100,20 +101,4 @@ limg_report_format_compat(const LimgReport *r, GString *out)
 	if (!any)
 		g_string_append(out, "compat: every target reader (Linux isofs, NetBSD cd9660, "
 		                     "libarchive, libisofs) sees this layer completely\n");
-}
-
-char *
-limg_escape(const char *s, size_t len)
-{
-	GString *g = g_string_sized_new(len + 8);
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			g_string_append_c(g, (char)c);
-		else
-			g_string_append_printf(g, "\\x%02x", c);
-	}
-	return g_string_free(g, FALSE);
 }

@@ -51,10 +51,4 @@ void limg_report_compat(LimgReport *r, LimgCompat what, const char *path);
 /* Append the compatibility report, one line per reader-visible issue. */
 void limg_report_format_compat(const LimgReport *r, GString *out);
 
-/*
- * Escape a raw name or path for a message: printable ASCII as is,
- * everything else as \xNN. Caller frees.
- */
-char *limg_escape(const char *s, size_t len);
-
 #endif /* LIMG_REPORT_H */

@@ -17,7 +17,7 @@
 #include <config.h>
 
 #include "iso/ecma119.h"
-#include "helpers.h"
+#include "lib/testlib.h"
 
 static TreeBuilder *tb;
 static LimgReport report;

@@ -5,7 +5,7 @@
 #include <config.h>
 
 #include "iso/names.h"
-#include "helpers.h"
+#include "lib/testlib.h"
 
 static char out[LIMG_ISO_NAME_MAX];
 static char key[LIMG_ISO_NAME_MAX];

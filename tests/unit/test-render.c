@@ -2,11 +2,11 @@
  * test-render.c - rendered image bytes (render.h): volume descriptors and
  * path tables (ECMA-119 8.4, 8.3, 9.4, 6.9.1), directory records (9.1, 9.3,
  * 6.8.1.1), Rock Ridge entries as stored (SUSP CE chains, PN, SL, NM), and
- * limg_render_pread() against the whole image.
+ * th_pread() against the whole image.
  */
 #include <config.h>
 
-#include "helpers.h"
+#include "lib/testlib.h"
 
 static TreeBuilder *tb;
 static LimgReport report;
@@ -928,7 +928,7 @@ Test(render, pread_of_any_range_equals_the_whole_image)
 		off = x % img_size;
 		x = x * 1664525u + 1013904223u;
 		len = i % 10 == 0 ? x % (img_size + 1) : x % 5000;
-		n = limg_render_pread(lay, buf, len, off, synth_read, &ctx);
+		n = th_pread(lay, buf, len, off, synth_read, &ctx);
 		cr_assert_eq(n, (ssize_t)(off + len <= img_size ? len : img_size - off),
 		             "read %zu at %" PRIu64 ": %zd", len, off, n);
 		cr_assert(memcmp(buf, img + off, (size_t)n) == 0, "read %zu at %" PRIu64 " differs",
@@ -950,7 +950,7 @@ Test(render, pread_single_bytes_around_boundaries)
 		uint64_t offs[4] = { blk * BLK, blk * BLK + 1, blk * BLK + 2046, blk * BLK + 2047 };
 
 		for (int k = 0; k < 4; k++) {
-			cr_assert_eq(limg_render_pread(lay, &b, 1, offs[k], synth_read, &ctx), 1);
+			cr_assert_eq(th_pread(lay, &b, 1, offs[k], synth_read, &ctx), 1);
 			cr_assert_eq(b, img[offs[k]], "byte %" PRIu64, offs[k]);
 		}
 	}
@@ -965,11 +965,11 @@ Test(render, pread_past_the_end)
 	fill_mixed_tree();
 	build_and_render();
 	ctx = (SynthCtx){ .tree = limg_layout_tree(lay) };
-	cr_expect_eq(limg_render_pread(lay, buf, sizeof(buf), img_size, synth_read, &ctx), 0);
-	cr_expect_eq(limg_render_pread(lay, buf, sizeof(buf), img_size + 12345, synth_read, &ctx), 0);
-	cr_expect_eq(limg_render_pread(lay, buf, sizeof(buf), img_size - 10, synth_read, &ctx), 10);
+	cr_expect_eq(th_pread(lay, buf, sizeof(buf), img_size, synth_read, &ctx), 0);
+	cr_expect_eq(th_pread(lay, buf, sizeof(buf), img_size + 12345, synth_read, &ctx), 0);
+	cr_expect_eq(th_pread(lay, buf, sizeof(buf), img_size - 10, synth_read, &ctx), 10);
 	cr_expect_arr_eq(buf, img + img_size - 10, 10);
-	cr_expect_eq(limg_render_pread(lay, buf, 0, 100, synth_read, &ctx), 0);
+	cr_expect_eq(th_pread(lay, buf, 0, 100, synth_read, &ctx), 0);
 }
 
 static int
@@ -990,10 +990,10 @@ Test(render, pread_passes_read_errors_on)
 
 	f = tb_file(tb, "f", 100);
 	lay = build_layout(tb_build(tb), NULL);
-	cr_expect_eq(limg_render_pread(lay, buf, 100,
+	cr_expect_eq(th_pread(lay, buf, 100,
 	                               (uint64_t)limg_layout_node_lba(lay, f->idx) * BLK,
 	                               failing_read, NULL), -EIO);
 	/* Metadata alone never calls read_data. */
-	cr_expect_eq(limg_render_pread(lay, buf, sizeof(buf), 16 * BLK, failing_read, NULL),
+	cr_expect_eq(th_pread(lay, buf, sizeof(buf), 16 * BLK, failing_read, NULL),
 	             (ssize_t)sizeof(buf));
 }

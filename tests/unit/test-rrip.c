@@ -6,7 +6,7 @@
 #include <config.h>
 
 #include "iso/rrip.h"
-#include "helpers.h"
+#include "lib/testlib.h"
 
 static LimgSusp s;
 

@@ -15,12 +15,12 @@
 #include <unistd.h>
 
 #include "source/source.h"
-#include "helpers.h"
+#include "lib/testlib.h"
 
 static char base[64];        /* mkdtemp directory, holds layer/ and outside/ */
 static char layer[128];
 static char outside[128];
-static int root_fd = -1;
+static LimgSource *src;
 static LimgTree *tree;
 static LimgReport report;
 
@@ -33,8 +33,7 @@ setup(void)
 	snprintf(outside, sizeof(outside), "%s/outside", base);
 	cr_assert_eq(mkdir(layer, 0755), 0);
 	cr_assert_eq(mkdir(outside, 0755), 0);
-	root_fd = open(layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	cr_assert_geq(root_fd, 0);
+	cr_assert_eq(limg_dir_source_new(layer, NULL, &src), 0);
 	tree = NULL;
 	limg_report_init(&report);
 }
@@ -44,8 +43,8 @@ teardown(void)
 {
 	g_autofree char *cmd = NULL;
 
-	if (root_fd >= 0)
-		close(root_fd);
+	limg_source_free(src);
+	src = NULL;
 	limg_tree_free(tree);
 	limg_report_release(&report);
 	cmd = g_strdup_printf("rm -rf '%s'", base);
@@ -105,7 +104,7 @@ scan(void)
 
 	limg_tree_free(tree);
 	tree = NULL;
-	cr_assert_eq(limg_source_dir_scan(root_fd, NULL, &report, &tree, &skipped), 0);
+	cr_assert_eq(limg_source_scan(src, NULL, &report, &tree, &skipped), 0);
 	cr_assert_not_null(tree);
 	cr_expect_eq(skipped, 0);
 }
@@ -130,6 +129,20 @@ must_find(const char *rel)
 
 	cr_assert_neq(i, LIMG_NONE, "no node %s", rel);
 	return i;
+}
+
+/* Open node @node through the source: an fd (caller closes) or -errno. */
+static int
+open_node(uint32_t node)
+{
+	LimgContent c = { .fd = -1 };
+	int ret = limg_source_open(src, tree, node, &c);
+
+	if (ret < 0)
+		return ret;
+	cr_expect(c.owned, "a directory source hands out its own fds");
+	cr_expect_eq(c.base, 0);
+	return c.fd;
 }
 
 /* tree.h: children contiguous, sorted bytewise, parents right, all reachable. */
@@ -265,7 +278,7 @@ Test(source, fifo_is_a_node_and_never_opened)
 	cr_expect(S_ISFIFO(n->mode));
 	cr_expect_eq(n->size, 0);
 	cr_expect(S_ISFIFO(tree->nodes[must_find("d/pipe2")].mode));
-	cr_expect_eq(limg_source_open_node(root_fd, tree, must_find("pipe")), -EINVAL,
+	cr_expect_eq(open_node(must_find("pipe")), -EINVAL,
 	             "only regular files are opened");
 }
 
@@ -355,7 +368,7 @@ Test(source, depth_limit_leaves_deep_contents_out_with_a_warning)
 	put_dir("a/b/c");
 	put_dir("a/b/c/d");
 	put_file("a/b/c/d/deep", "x");
-	cr_assert_eq(limg_source_dir_scan(root_fd, &o, &report, &tree, &skipped), 0);
+	cr_assert_eq(limg_source_scan(src, &o, &report, &tree, &skipped), 0);
 	expect_tree_invariant();
 	cr_expect_neq(find("a"), LIMG_NONE);
 	cr_expect_eq(find("a/b/c/d/deep"), LIMG_NONE);
@@ -363,17 +376,14 @@ Test(source, depth_limit_leaves_deep_contents_out_with_a_warning)
 	cr_expect_gt(report.warnings->len, 0);
 }
 
-Test(source, scan_of_a_file_is_enotdir)
+Test(source, a_file_is_not_a_directory_source)
 {
 	g_autofree char *p = lpath("f");
-	int fd;
+	LimgSource *s = NULL;
 
 	put_file("f", "x");
-	fd = open(p, O_RDONLY);
-	cr_assert_geq(fd, 0);
-	cr_expect_eq(limg_source_dir_scan(fd, NULL, &report, &tree, NULL), -ENOTDIR);
-	cr_expect_null(tree);
-	close(fd);
+	cr_expect_eq(limg_dir_source_new(p, NULL, &s), -ENOTDIR);
+	cr_expect_null(s);
 }
 
 /* ------------------------------------------------------------ open_node */
@@ -398,8 +408,8 @@ Test(source, open_node_gives_a_working_fd)
 	put_file("d/e/f", "hello, layer");
 	put_file("top", "top");
 	scan();
-	expect_reads(limg_source_open_node(root_fd, tree, must_find("d/e/f")), "hello, layer");
-	expect_reads(limg_source_open_node(root_fd, tree, must_find("top")), "top");
+	expect_reads(open_node(must_find("d/e/f")), "hello, layer");
+	expect_reads(open_node(must_find("top")), "top");
 }
 
 Test(source, open_node_refuses_non_regular_nodes)
@@ -407,9 +417,9 @@ Test(source, open_node_refuses_non_regular_nodes)
 	put_dir("d");
 	put_symlink("l", "d");
 	scan();
-	cr_expect_eq(limg_source_open_node(root_fd, tree, must_find("d")), -EINVAL);
-	cr_expect_eq(limg_source_open_node(root_fd, tree, must_find("l")), -EINVAL);
-	cr_expect_eq(limg_source_open_node(root_fd, tree, 0), -EINVAL);
+	cr_expect_eq(open_node(must_find("d")), -EINVAL);
+	cr_expect_eq(open_node(must_find("l")), -EINVAL);
+	cr_expect_eq(open_node(0), -EINVAL);
 }
 
 Test(source, open_node_estale_after_replacement_by_symlink)
@@ -421,7 +431,7 @@ Test(source, open_node_estale_after_replacement_by_symlink)
 	scan();
 	cr_assert_eq(symlink("/etc/passwd", tmp), 0);
 	cr_assert_eq(rename(tmp, p), 0);
-	fd = limg_source_open_node(root_fd, tree, must_find("f"));
+	fd = open_node(must_find("f"));
 	cr_expect_eq(fd, -ESTALE);
 	if (fd >= 0)
 		close(fd);
@@ -436,7 +446,7 @@ Test(source, open_node_estale_after_replacement_by_fifo)
 	scan();
 	cr_assert_eq(mkfifo(tmp, 0644), 0);
 	cr_assert_eq(rename(tmp, p), 0);
-	fd = limg_source_open_node(root_fd, tree, must_find("f"));   /* must not hang */
+	fd = open_node(must_find("f"));   /* must not hang */
 	cr_expect_eq(fd, -ESTALE);
 	if (fd >= 0)
 		close(fd);
@@ -458,7 +468,7 @@ Test(source, open_node_estale_after_replacement_by_another_file)
 	ts[1] = st.st_mtim;
 	cr_assert_eq(utimensat(AT_FDCWD, tmp, ts, 0), 0);
 	cr_assert_eq(rename(tmp, p), 0);
-	fd = limg_source_open_node(root_fd, tree, must_find("f"));
+	fd = open_node(must_find("f"));
 	cr_expect_eq(fd, -ESTALE);
 	if (fd >= 0)
 		close(fd);
@@ -475,7 +485,7 @@ Test(source, open_node_estale_after_size_change)
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, "more", 4), 4);
 	close(fd);
-	fd = limg_source_open_node(root_fd, tree, must_find("f"));
+	fd = open_node(must_find("f"));
 	cr_expect_eq(fd, -ESTALE);
 	if (fd >= 0)
 		close(fd);
@@ -490,7 +500,7 @@ Test(source, open_node_estale_after_mtime_change)
 	put_file("f", "content");
 	scan();
 	cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0);
-	fd = limg_source_open_node(root_fd, tree, must_find("f"));
+	fd = open_node(must_find("f"));
 	cr_expect_eq(fd, -ESTALE);
 	if (fd >= 0)
 		close(fd);
@@ -506,7 +516,7 @@ Test(source, open_node_estale_after_removal)
 	scan();
 	cr_assert_eq(unlink(p), 0);
 	cr_assert_eq(rmdir(d), 0);
-	fd = limg_source_open_node(root_fd, tree, must_find("d/f"));
+	fd = open_node(must_find("d/f"));
 	cr_expect_eq(fd, -ESTALE);
 	if (fd >= 0)
 		close(fd);
@@ -529,7 +539,7 @@ Test(source, open_node_does_not_escape_through_a_swapped_parent)
 	scan();
 	cr_assert_eq(rename(d, moved), 0);
 	cr_assert_eq(symlink(outside, d), 0);
-	fd = limg_source_open_node(root_fd, tree, must_find("d/f"));
+	fd = open_node(must_find("d/f"));
 	cr_expect_eq(fd, -ESTALE, "opened the file through a symlinked parent (fd %d)", fd);
 	if (fd >= 0)
 		close(fd);
@@ -547,8 +557,131 @@ Test(source, open_node_does_not_escape_through_a_relative_symlinked_parent)
 	scan();
 	cr_assert_eq(rename(d, moved), 0);
 	cr_assert_eq(symlink("../outside", d), 0);
-	fd = limg_source_open_node(root_fd, tree, must_find("d/f"));
+	fd = open_node(must_find("d/f"));
 	cr_expect_eq(fd, -ESTALE, "opened the file through a symlinked parent (fd %d)", fd);
 	if (fd >= 0)
 		close(fd);
+}
+
+/* ------------------------------------------------------------ the interface */
+
+Test(source, identity_names_the_layer_and_changes_with_it)
+{
+	g_auto(LimgSourceId) a = { 0 };
+	g_auto(LimgSourceId) b = { 0 };
+	g_auto(LimgSourceId) c = { 0 };
+
+	cr_assert_eq(limg_source_identity(src, &a), 0);
+	cr_expect_str_eq(a.key, layer);
+	cr_assert_eq(limg_source_identity(src, &b), 0);
+	cr_expect(g_bytes_equal(a.fingerprint, b.fingerprint), "same layer, same fingerprint");
+	put_file("new", "x");   /* changes the layer directory's mtime and ctime */
+	cr_assert_eq(limg_source_identity(src, &c), 0);
+	cr_expect_str_eq(c.key, layer);
+	cr_expect_not(g_bytes_equal(a.fingerprint, c.fingerprint), "the fingerprint must change");
+}
+
+Test(source, key_is_root_and_rel)
+{
+	g_autofree char *sub = lpath("sub");
+	g_autofree char *want = g_strdup_printf("%s/sub/diff", layer);
+	g_auto(LimgSourceId) id = { 0 };
+	LimgSource *s = NULL;
+
+	put_dir("sub");
+	put_dir("sub/diff");
+	cr_assert_eq(limg_dir_source_new(layer, "sub/diff", &s), 0);
+	cr_assert_eq(limg_source_identity(s, &id), 0);
+	cr_expect_str_eq(id.key, want);
+	limg_source_free(s);
+	(void)sub;
+}
+
+Test(source, rel_through_a_symlink_is_refused)
+{
+	LimgSource *s = NULL;
+
+	put_dir("real");
+	put_dir("real/diff");
+	put_symlink("id", "real");
+	put_symlink("real/link", "/etc");
+	cr_expect_eq(limg_dir_source_new(layer, "id/diff", &s), -ELOOP, "symlinked component");
+	cr_expect_null(s);
+	cr_expect_eq(limg_dir_source_new(layer, "real/link", &s), -ELOOP, "symlinked leaf");
+	cr_expect_eq(limg_dir_source_new(layer, "real/../real", &s), -EINVAL);
+	cr_expect_eq(limg_dir_source_new(layer, "real/diff", &s), 0);
+	limg_source_free(s);
+}
+
+Test(source, verify_accepts_the_same_tree_and_sees_any_directory_change)
+{
+	put_dir("a");
+	put_dir("a/b");
+	put_file("a/b/f", "x");
+	scan();
+	cr_expect_eq(limg_source_verify(src, tree), 0);
+	put_file("a/b/g", "new entry deep down");
+	cr_expect_eq(limg_source_verify(src, tree), -ESTALE);
+}
+
+Test(source, check_sees_a_change_of_an_open_file)
+{
+	LimgContent c = { .fd = -1 };
+	g_autofree char *p = lpath("f");
+	uint32_t f;
+	int fd;
+
+	put_file("f", "content");
+	scan();
+	f = must_find("f");
+	cr_assert_eq(limg_source_open(src, tree, f, &c), 0);
+	cr_expect_eq(limg_source_check(src, tree, f, &c), 0);
+	fd = open(p, O_WRONLY | O_APPEND);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "more", 4), 4);
+	close(fd);
+	cr_expect_eq(limg_source_check(src, tree, f, &c), -ESTALE);
+	limg_content_release(&c);
+	cr_expect_eq(c.fd, -1);
+}
+
+Test(source, siblings_open_through_one_parent_and_each_is_its_own_file)
+{
+	char buf[8];
+
+	put_dir("d");
+	put_file("d/a", "AAAA");
+	put_file("d/b", "BB");
+	put_dir("e");
+	put_file("e/c", "C");
+	scan();
+	/* In node order, and back: the parent memo must never mix them up. */
+	{
+		const char *paths[] = { "d/a", "d/b", "e/c", "d/b", "d/a" };
+		const char *want[] = { "AAAA", "BB", "C", "BB", "AAAA" };
+
+		for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
+			int fd = open_node(must_find(paths[i]));
+			ssize_t n;
+
+			cr_assert_geq(fd, 0, "%s: %d", paths[i], fd);
+			n = pread(fd, buf, sizeof(buf), 0);
+			cr_expect_eq(n, (ssize_t)strlen(want[i]));
+			cr_expect_arr_eq(buf, want[i], strlen(want[i]), "%s", paths[i]);
+			close(fd);
+		}
+	}
+}
+
+Test(source, present_until_the_layer_directory_is_removed)
+{
+	g_autofree char *gone = g_strdup_printf("%s/gone", base);
+	LimgSource *s = NULL;
+
+	cr_assert_eq(mkdir(gone, 0755), 0);
+	cr_assert_eq(limg_dir_source_new(gone, NULL, &s), 0);
+	cr_expect_eq(limg_source_present(s), 0);
+	cr_assert_eq(rmdir(gone), 0);
+	cr_expect_eq(limg_source_present(s), -ENOENT);
+	limg_source_free(s);
 }

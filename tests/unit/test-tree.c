@@ -4,7 +4,7 @@
  */
 #include <config.h>
 
-#include "helpers.h"
+#include "lib/testlib.h"
 
 static LimgTree *t;
 

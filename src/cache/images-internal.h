@@ -1,0 +1,79 @@
+/*
+ * images-internal.h - the image service's state shared by images.c (the
+ * table and the build pipeline) and gen-read.c (the read planner). Not
+ * for other modules: they use images.h and gen-read.h.
+ */
+#ifndef LIMG_IMAGES_INTERNAL_H
+#define LIMG_IMAGES_INTERNAL_H
+
+#include "cache/handles.h"
+#include "cache/images.h"
+#include "iso/format.h"
+#include "source/source.h"
+
+/* Counters behind LimgImagesStats; updated with atomics. */
+typedef struct {
+	gint64 layouts;
+	gint64 layout_usec;
+	gint64 entries;
+	gint64 walks;
+	gint64 walk_usec;
+	gint64 meta_rendered;
+	gint64 bytes_meta;
+	gint64 bytes_data;
+	gint64 bytes_zero;
+	gint64 read_errors;
+	gint64 source_changes;
+	gint64 disk_hits;
+	gint64 disk_misses;
+	gint64 disk_rejected;
+	gint64 disk_writes;
+} LimgImagesCounters;
+
+static inline void
+limg_counter_add(gint64 *counter, gint64 n)
+{
+	/* glib has no 64-bit atomic add; use the compiler's. */
+	__atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
+}
+
+static inline gint64
+limg_counter_get(gint64 *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+/* A generation: immutable after it is built. */
+struct LimgGen {
+	gint ref;
+	LimgImages *im;             /* outlives every generation */
+	char *name;
+	uint64_t number;            /* 1, 2, ... per image */
+	LimgFormatLayout *layout;
+	LimgSource *source;         /* owned: its fds are the generation's */
+	int64_t mtime;
+};
+
+struct LimgImages {
+	LimgStore *store;
+	LimgImagesOptions opts;     /* strings below are our copies */
+	char *cache_dir;
+	char *volume_id;
+	const LimgFormat *fmt;
+	LimgBlockCache *blocks;
+	LimgHandles *handles;
+	LimgPrecompute *pre;
+	LimgImagesNotifyFn notify;  /* set before start */
+	void *notify_ctx;
+	gint disk_off;              /* atomic: the cache directory failed */
+	gint64 started_us;
+	LimgImagesCounters n;
+	GMutex lock;
+	/* protected by lock */
+	GHashTable *table;          /* name -> Image * (one reference) */
+};
+
+/* The image of @g's name went stale if @g is still its generation. */
+void limg_images_mark_stale(LimgImages *im, LimgGen *g);
+
+#endif /* LIMG_IMAGES_INTERNAL_H */

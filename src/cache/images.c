@@ -1,0 +1,728 @@
+/*
+ * images.c - the layer-image service: the image table, generations and
+ * the build pipeline; see images.h.
+ *
+ * The table holds one refcounted Image per layer name asked for; an Image
+ * leaves the table (and is freed once nobody holds it) when its layer
+ * leaves the store. Lock order: im->lock (the table) before img->lock;
+ * neither is held across a build, file I/O or a listener call.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "cache/images-internal.h"
+#include "cache/persist.h"
+#include "util/escape.h"
+#include "util/log.h"
+
+#define DEFAULT_PRERENDER 512      /* 1 MiB of metadata per image */
+#define DEFAULT_HANDLES 256
+
+/* One image: a layer name and its current generation. */
+typedef struct {
+	gint ref;
+	char *name;
+	GMutex lock;
+	GCond cond;
+	/* protected by lock */
+	LimgGen *gen;           /* current generation, or NULL */
+	bool building;
+	bool stale;             /* a source file changed: lay out again */
+	int error;              /* last build error (-errno), 0 if none */
+	uint64_t dev, ino;      /* identity of the layer directory of @gen */
+	uint64_t next_gen;
+	char *key;              /* disk-cache key of the last build, or NULL */
+} Image;
+
+static Image *
+image_ref(Image *img)
+{
+	g_atomic_int_inc(&img->ref);
+	return img;
+}
+
+static void
+image_unref(Image *img)
+{
+	if (!img || !g_atomic_int_dec_and_test(&img->ref))
+		return;
+	limg_gen_unref(img->gen);
+	g_mutex_clear(&img->lock);
+	g_cond_clear(&img->cond);
+	g_free(img->key);
+	g_free(img->name);
+	g_free(img);
+}
+
+/* ------------------------------------------------------------ generations */
+
+LimgGen *
+limg_gen_ref(LimgGen *g)
+{
+	g_atomic_int_inc(&g->ref);
+	return g;
+}
+
+void
+limg_gen_unref(LimgGen *g)
+{
+	if (!g || !g_atomic_int_dec_and_test(&g->ref))
+		return;
+	limg_handles_drop_owner(g->im->handles, g);
+	limg_block_cache_drop_owner(g->im->blocks, g);
+	g->im->fmt->unref(g->layout);
+	limg_source_free(g->source);
+	g_free(g->name);
+	g_free(g);
+}
+
+const char *
+limg_gen_name(const LimgGen *g)
+{
+	return g->name;
+}
+
+uint64_t
+limg_gen_number(const LimgGen *g)
+{
+	return g->number;
+}
+
+uint64_t
+limg_gen_size(const LimgGen *g)
+{
+	return g->im->fmt->size(g->layout);
+}
+
+uint32_t
+limg_gen_block_size(const LimgGen *g)
+{
+	return g->im->fmt->block_size;
+}
+
+uint32_t
+limg_gen_meta_blocks(const LimgGen *g)
+{
+	return g->im->fmt->meta_blocks(g->layout);
+}
+
+int64_t
+limg_gen_mtime(const LimgGen *g)
+{
+	return g->mtime;
+}
+
+uint32_t
+limg_gen_entries(const LimgGen *g)
+{
+	return g->im->fmt->tree(g->layout)->n_nodes;
+}
+
+size_t
+limg_gen_mem_bytes(const LimgGen *g)
+{
+	return g->im->fmt->mem_bytes(g->layout);
+}
+
+uint64_t
+limg_gen_data_bytes(const LimgGen *g)
+{
+	return g->im->fmt->tree(g->layout)->data_bytes;
+}
+
+int
+limg_gen_present(LimgGen *g)
+{
+	return limg_source_present(g->source);
+}
+
+static int
+render_gen_block(gconstpointer owner, uint32_t block, uint8_t *buf)
+{
+	const LimgGen *g = owner;
+	int ret = g->im->fmt->render_block(g->layout, block, buf);
+
+	if (ret == 0)
+		limg_counter_add(&g->im->n.meta_rendered, 1);
+	return ret;
+}
+
+GBytes *
+limg_gen_block(LimgGen *g, uint32_t block)
+{
+	return limg_block_cache_get(g->im->blocks, g, block, render_gen_block);
+}
+
+/* ------------------------------------------------------------ the build */
+
+static void
+disk_cache_failed(LimgImages *im, const char *what, int err)
+{
+	if (g_atomic_int_compare_and_exchange(&im->disk_off, 0, 1))
+		limg_log(LIMG_LOG_WARN, "cache directory %s: %s: %s; continuing with the "
+		         "memory cache only", im->cache_dir, what, g_strerror(-err));
+}
+
+static bool
+disk_usable(LimgImages *im)
+{
+	return im->cache_dir && !g_atomic_int_get(&im->disk_off);
+}
+
+/* Newest ctime in @t, in ms: a layer still being written is young. */
+static int64_t
+tree_newest_ctime_ms(const LimgTree *t)
+{
+	int64_t newest = INT64_MIN;
+
+	for (uint32_t i = 0; i < t->n_nodes; i++)
+		newest = MAX(newest, t->nodes[i].ctime.sec * 1000 + t->nodes[i].ctime.nsec / 1000000);
+	return newest;
+}
+
+/* The source that reads layer @info. */
+static int
+source_for(const LimgLayerInfo *info, LimgSource **out)
+{
+	switch (info->kind) {
+	case LIMG_LAYER_DIR:
+		return limg_dir_source_new(info->root, info->rel, out);
+	}
+	return -EINVAL;
+}
+
+static void
+default_report(const char *name, const LimgReport *report)
+{
+	for (guint i = 0; i < report->warnings->len; i++)
+		limg_log(LIMG_LOG_WARN, "%s.iso: %s", name, (char *)report->warnings->pdata[i]);
+	for (guint i = 0; i < report->errors->len; i++)
+		limg_log(LIMG_LOG_ERR, "%s.iso: %s", name, (char *)report->errors->pdata[i]);
+}
+
+/*
+ * The tree of layer @name: from the disk cache when it holds @id and the
+ * policy trusts it (@allow_disk), else by a scan. With @settle_ms, a
+ * scanned tree whose newest change is younger than that is refused
+ * (-EAGAIN, *retry_at_us set): the layer is still being extracted.
+ * *from_disk says where the tree came from, *skipped how many entries the
+ * scan left out.
+ */
+static int
+build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId *id,
+           bool allow_disk, uint32_t settle_ms, int64_t *retry_at_us, LimgReport *report,
+           LimgTree **out, bool *from_disk, uint64_t *skipped)
+{
+	/*
+	 * A request waits for this walk: use the cores. Background builds
+	 * (settle_ms > 0) stay on their one low-priority worker thread.
+	 */
+	LimgScanOptions sopts = {
+		.xattrs = im->opts.xattrs,
+		.threads = settle_ms ? 1 : im->opts.scan_threads,
+	};
+	gint64 t0;
+	int ret;
+
+	*from_disk = false;
+	*skipped = 0;
+	if (allow_disk && disk_usable(im) && !im->opts.verify_walk) {
+		ret = limg_persist_load(im->cache_dir, id, out);
+		if (ret == 0 && limg_source_verify(src, *out) < 0) {
+			/* An entry was added, removed or renamed below the top. */
+			g_clear_pointer(out, limg_tree_free);
+			ret = -ESTALE;
+		}
+		if (ret == 0) {
+			limg_counter_add(&im->n.disk_hits, 1);
+			*from_disk = true;
+			return 0;
+		}
+		if (ret == -ENOENT) {
+			limg_counter_add(&im->n.disk_misses, 1);
+		} else {
+			limg_counter_add(&im->n.disk_rejected, 1);
+			limg_log(LIMG_LOG_INFO, "%s.iso: cached layout %s; walking the layer again",
+			         name, ret == -ESTALE ? "is for another version of the layer" :
+			         ret == -EBADMSG ? "is truncated, corrupt or of an older format" :
+			         g_strerror(-ret));
+		}
+	}
+	t0 = g_get_monotonic_time();
+	ret = limg_source_scan(src, &sopts, report, out, skipped);
+	limg_counter_add(&im->n.walks, 1);
+	limg_counter_add(&im->n.walk_usec, g_get_monotonic_time() - t0);
+	if (ret < 0) {
+		limg_report_error(report, "%s: %s", id->key, g_strerror(-ret));
+		return ret;
+	}
+	if (*skipped && im->opts.strict) {
+		/* The warnings name each entry; the caller says what it means. */
+		g_clear_pointer(out, limg_tree_free);
+		return -EIO;
+	}
+	if (settle_ms) {
+		int64_t age_ms = ((int64_t)g_get_real_time() / 1000) - tree_newest_ctime_ms(*out);
+
+		if (age_ms < (int64_t)settle_ms) {
+			g_clear_pointer(out, limg_tree_free);
+			*retry_at_us = g_get_monotonic_time() +
+			               ((int64_t)settle_ms - MAX(age_ms, 0)) * 1000 + 1000;
+			return -EAGAIN;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Lay out @info's layer as generation @number of @img. A new generation,
+ * or NULL with *err set (-EAGAIN: not settled, see build_tree()).
+ */
+static LimgGen *
+gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number,
+          uint32_t settle_ms, int64_t *retry_at_us, int *err)
+{
+	g_autoptr(LimgSource) src = NULL;
+	g_auto(LimgSourceId) id = { 0 };
+	LimgFormatOptions fopts = { .volume_id = im->volume_id };
+	LimgFormatLayout *layout = NULL;
+	LimgTree *tree = NULL;
+	uint64_t skipped = 0;
+	LimgReport report;
+	gint64 t0 = g_get_monotonic_time();
+	bool from_disk = false;
+	LimgGen *g;
+	int ret;
+
+	ret = source_for(info, &src);
+	if (ret < 0) {
+		g_autofree char *path = limg_layer_info_path(info);
+
+		limg_log(LIMG_LOG_ERR, "%s.iso: %s: %s", img->name, path,
+		         ret == -ELOOP ? "a symlink, not a directory" : g_strerror(-ret));
+		*err = ret;
+		return NULL;
+	}
+	ret = limg_source_identity(src, &id);
+	if (ret < 0) {
+		limg_log(LIMG_LOG_ERR, "%s.iso: %s", img->name, g_strerror(-ret));
+		*err = ret;
+		return NULL;
+	}
+	limg_report_init(&report);
+	/*
+	 * Only the first generation may come from the disk cache: a rebuild
+	 * means the layer changed, and the fingerprint of its directory does
+	 * not see changes below the top level.
+	 */
+	ret = build_tree(im, img->name, src, &id, number == 1, info->settle ? settle_ms : 0,
+	                 retry_at_us, &report, &tree, &from_disk, &skipped);
+	if (ret == 0) {
+		ret = im->fmt->build(tree, &fopts, &report, &layout);
+		if (ret < 0)
+			limg_report_error(&report, "image refused: %s", g_strerror(-ret));
+	}
+	if (ret != -EAGAIN) {
+		if (im->opts.report)
+			im->opts.report(im->opts.report_ctx, img->name, &report, skipped);
+		else
+			default_report(img->name, &report);
+	}
+	limg_report_release(&report);
+	if (ret < 0) {
+		*err = ret;
+		return NULL;
+	}
+	if (!from_disk && disk_usable(im)) {
+		ret = limg_persist_save(im->cache_dir, &id, im->fmt->tree(layout), NULL);
+		if (ret < 0)
+			disk_cache_failed(im, "cannot save a layout", ret);
+		else
+			limg_counter_add(&im->n.disk_writes, 1);
+	}
+	g = g_new0(LimgGen, 1);
+	g->ref = 1;
+	g->im = im;
+	g->name = g_strdup(img->name);
+	g->number = number;
+	g->layout = layout;
+	g->source = g_steal_pointer(&src);
+	g->mtime = info->mtime;
+	g_mutex_lock(&img->lock);
+	g_free(img->key);
+	img->key = g_steal_pointer(&id.key);
+	g_mutex_unlock(&img->lock);
+	limg_counter_add(&im->n.layouts, 1);
+	limg_counter_add(&im->n.layout_usec, g_get_monotonic_time() - t0);
+	limg_counter_add(&im->n.entries, im->fmt->tree(layout)->n_nodes);
+	limg_log(LIMG_LOG_DEBUG, "%s.iso: generation %" G_GUINT64_FORMAT ", %u entries, "
+	         "%" G_GUINT64_FORMAT " bytes%s", img->name, number,
+	         im->fmt->tree(layout)->n_nodes, im->fmt->size(layout),
+	         from_disk ? " (from the disk cache)" : "");
+	return g;
+}
+
+/*
+ * The current generation of @img, built if there is none, it went stale,
+ * or the layer directory was replaced. Concurrent callers wait for one
+ * build. @info is the layer as the caller just looked it up (borrowed).
+ * Returns a reference, or NULL with *err set.
+ */
+static LimgGen *
+image_gen(LimgImages *im, Image *img, const LimgLayerInfo *info, uint32_t settle_ms,
+          int64_t *retry_at_us, int *err)
+{
+	LimgGen *g, *old = NULL;
+	uint64_t number;
+	bool replaced;
+
+	g_mutex_lock(&img->lock);
+	for (;;) {
+		if (img->gen && !img->stale && img->dev == info->dev && img->ino == info->ino) {
+			g = limg_gen_ref(img->gen);
+			g_mutex_unlock(&img->lock);
+			return g;
+		}
+		if (!img->building)
+			break;
+		g_cond_wait(&img->cond, &img->lock);
+	}
+	img->building = true;
+	number = ++img->next_gen;
+	replaced = img->gen != NULL;
+	g_mutex_unlock(&img->lock);
+
+	g = gen_build(im, img, info, number, settle_ms, retry_at_us, err);
+
+	g_mutex_lock(&img->lock);
+	img->building = false;
+	if (!g && *err == -EAGAIN) {
+		/* Not settled: nothing to record; a request will build it. */
+	} else if (g) {
+		old = img->gen;
+		img->gen = limg_gen_ref(g);
+		img->stale = false;
+		img->error = 0;
+		img->dev = info->dev;
+		img->ino = info->ino;
+	} else {
+		img->error = *err;
+	}
+	g_cond_broadcast(&img->cond);
+	g_mutex_unlock(&img->lock);
+	limg_gen_unref(old);
+	if (g && replaced && im->notify)
+		im->notify(im->notify_ctx, img->name, LIMG_IMAGE_CHANGED);
+	return g;
+}
+
+/* The image of @name: a reference, created if @create, else NULL if none. */
+static Image *
+image_get(LimgImages *im, const char *name, bool create)
+{
+	Image *img;
+
+	g_mutex_lock(&im->lock);
+	img = g_hash_table_lookup(im->table, name);
+	if (!img && create) {
+		img = g_new0(Image, 1);
+		img->ref = 1;
+		img->name = g_strdup(name);
+		g_mutex_init(&img->lock);
+		g_cond_init(&img->cond);
+		g_hash_table_insert(im->table, img->name, img);
+	}
+	if (img)
+		image_ref(img);
+	g_mutex_unlock(&im->lock);
+	return img;
+}
+
+/*
+ * Layer @name is gone from the store: take its image out of the table
+ * (generations live on in whoever holds them) and remove its cache file.
+ * Returns whether there was an image.
+ */
+static bool
+image_forget(LimgImages *im, const char *name)
+{
+	g_autofree char *key = NULL;
+	LimgGen *old = NULL;
+	Image *img;
+
+	g_mutex_lock(&im->lock);
+	img = g_hash_table_lookup(im->table, name);
+	if (img)
+		g_hash_table_steal(im->table, name);
+	g_mutex_unlock(&im->lock);
+	if (!img)
+		return false;
+	g_mutex_lock(&img->lock);
+	old = g_steal_pointer(&img->gen);
+	key = g_steal_pointer(&img->key);
+	g_mutex_unlock(&img->lock);
+	if (old) {
+		limg_log(LIMG_LOG_INFO, "%s.iso: layer removed; image dropped", name);
+		limg_gen_unref(old);
+	}
+	if (key && im->cache_dir)
+		limg_persist_remove(im->cache_dir, key);
+	image_unref(img);
+	return true;
+}
+
+void
+limg_images_mark_stale(LimgImages *im, LimgGen *g)
+{
+	Image *img = image_get(im, g->name, false);
+
+	if (!img)
+		return;
+	g_mutex_lock(&img->lock);
+	if (img->gen == g)
+		img->stale = true;
+	g_mutex_unlock(&img->lock);
+	image_unref(img);
+}
+
+int
+limg_images_get(LimgImages *im, const char *name, LimgGen **out)
+{
+	g_autoptr(LimgLayerInfo) info = limg_store_lookup(im->store, name);
+	int64_t unused;
+	Image *img;
+	int err = 0;
+
+	*out = NULL;
+	if (!info) {
+		/* Gone without the watcher seeing it (an explicit layer, or no watcher). */
+		if (image_forget(im, name) && im->notify)
+			im->notify(im->notify_ctx, name, LIMG_IMAGE_REMOVED);
+		return -ENOENT;
+	}
+	img = image_get(im, name, true);
+	*out = image_gen(im, img, info, 0, &unused, &err);
+	image_unref(img);
+	return *out ? 0 : err;
+}
+
+bool
+limg_images_exists(LimgImages *im, const char *name)
+{
+	g_autoptr(LimgLayerInfo) info = limg_store_lookup(im->store, name);
+
+	return info != NULL;
+}
+
+/* ------------------------------------------------------------ precompute */
+
+static LimgBuildResult
+precompute_build(void *ctx, const char *name, uint32_t settle_ms, int64_t *retry_at_us)
+{
+	LimgImages *im = ctx;
+	g_autoptr(LimgLayerInfo) info = limg_store_lookup(im->store, name);
+	Image *img;
+	LimgGen *g;
+	int err = 0;
+
+	if (!info)
+		return LIMG_BUILD_DONE;   /* not a layer (yet): a later event requeues */
+	if (!info->complete) {
+		/* overlay2: diff/ is there but link is not written yet. */
+		*retry_at_us = g_get_monotonic_time() + (int64_t)MAX(settle_ms, 100u) * 1000;
+		return LIMG_BUILD_RETRY;
+	}
+	img = image_get(im, name, true);
+	g = image_gen(im, img, info, settle_ms, retry_at_us, &err);
+	image_unref(img);
+	if (!g)
+		return err == -EAGAIN ? LIMG_BUILD_RETRY : LIMG_BUILD_FAILED;
+	if (im->opts.progress) {
+		LimgPrecomputeStats ps;
+		gint64 entries = limg_counter_get(&im->n.entries);
+		double secs = (g_get_monotonic_time() - im->started_us) / 1e6;
+
+		limg_precompute_stats(im->pre, &ps);
+		limg_log(LIMG_LOG_INFO, "precompute: %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
+		         " layers ready (%s.iso, %u entries), %u settling; %.0f entries/s",
+		         ps.done + 1, ps.done + ps.queued + ps.delayed + ps.running, name,
+		         limg_gen_entries(g), ps.delayed, secs > 0 ? entries / secs : 0.0);
+	}
+	/*
+	 * Ready means ready to serve: render the first metadata blocks (what
+	 * a guest reads to mount the image) into the block cache now, so the
+	 * first read at container start is only copies.
+	 */
+	{
+		uint32_t n = MIN(limg_gen_meta_blocks(g), im->opts.prerender);
+		uint32_t bs = limg_gen_block_size(g);
+
+		for (uint32_t b = 0; b < n; b++) {
+			LimgSegment seg;
+			GBytes *blk;
+
+			if (im->fmt->segment(g->layout, (uint64_t)b * bs, &seg) < 0 ||
+			    seg.kind != LIMG_SEG_META)
+				continue;   /* the system area: zeros, never rendered */
+			blk = limg_gen_block(g, b);
+			if (blk)
+				g_bytes_unref(blk);
+		}
+	}
+	limg_gen_unref(g);
+	return LIMG_BUILD_DONE;
+}
+
+/* The watcher saw @name leave the store directory. */
+static void
+precompute_forget(void *ctx, const char *name)
+{
+	LimgImages *im = ctx;
+	g_autoptr(LimgLayerInfo) still = limg_store_lookup(im->store, name);
+
+	if (still)
+		return;   /* replaced meanwhile: the new one is served */
+	image_forget(im, name);
+	if (im->notify)
+		im->notify(im->notify_ctx, name, LIMG_IMAGE_REMOVED);
+}
+
+gboolean
+limg_images_start(LimgImages *im, GError **error)
+{
+	LimgPrecomputeOptions po = {
+		.workers = im->opts.workers,
+		.settle_ms = im->opts.settle_ms,
+		.watch_dir = limg_store_watch_dir(im->store),
+	};
+	g_autoptr(GPtrArray) layers = NULL;
+
+	im->started_us = g_get_monotonic_time();
+	if (im->opts.workers == 0 || im->pre)
+		return TRUE;
+	im->pre = limg_precompute_start(&po, precompute_build, precompute_forget, im, error);
+	if (!im->pre)
+		return FALSE;
+	layers = limg_store_list(im->store);
+	for (guint i = 0; i < layers->len; i++)
+		limg_precompute_queue(im->pre, ((LimgLayerInfo *)layers->pdata[i])->id, 0);
+	if (im->opts.progress)
+		limg_log(LIMG_LOG_INFO, "precompute: %u layers queued, %u workers", layers->len,
+		         im->opts.workers);
+	return TRUE;
+}
+
+void
+limg_images_stop(LimgImages *im)
+{
+	limg_precompute_stop(im->pre);
+	im->pre = NULL;
+}
+
+/* ------------------------------------------------------------ the service */
+
+LimgImages *
+limg_images_new(LimgStore *store, const LimgImagesOptions *opts)
+{
+	LimgImages *im = g_new0(LimgImages, 1);
+
+	im->store = store;
+	im->opts = *opts;
+	im->cache_dir = g_strdup(opts->cache_dir);
+	im->volume_id = g_strdup(opts->volume_id);
+	im->opts.cache_dir = im->cache_dir;
+	im->opts.volume_id = im->volume_id;
+	if (!im->opts.scan_threads)
+		im->opts.scan_threads = MIN(4u, g_get_num_processors());
+	if (!im->opts.prerender)
+		im->opts.prerender = DEFAULT_PRERENDER;
+	im->fmt = &limg_format_iso9660;
+	im->blocks = limg_block_cache_new(opts->cache_mem ? opts->cache_mem :
+	                                  LIMG_IMAGES_DEFAULT_CACHE_MEM);
+	im->handles = limg_handles_new(opts->handles ? opts->handles : DEFAULT_HANDLES);
+	g_mutex_init(&im->lock);
+	im->table = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+	                                  (GDestroyNotify)image_unref);
+	return im;
+}
+
+void
+limg_images_free(LimgImages *im)
+{
+	if (!im)
+		return;
+	limg_images_stop(im);
+	g_hash_table_destroy(im->table);
+	limg_handles_free(im->handles);
+	limg_block_cache_free(im->blocks);
+	limg_store_free(im->store);
+	g_mutex_clear(&im->lock);
+	g_free(im->cache_dir);
+	g_free(im->volume_id);
+	g_free(im);
+}
+
+void
+limg_images_set_notify(LimgImages *im, LimgImagesNotifyFn fn, void *ctx)
+{
+	im->notify = fn;
+	im->notify_ctx = ctx;
+}
+
+LimgStore *
+limg_images_store(LimgImages *im)
+{
+	return im->store;
+}
+
+uint32_t
+limg_images_block_size(const LimgImages *im)
+{
+	return im->fmt->block_size;
+}
+
+void
+limg_images_stats(LimgImages *im, LimgImagesStats *out)
+{
+	g_autoptr(GPtrArray) layers = limg_store_list(im->store);
+	GHashTableIter it;
+	gpointer value;
+
+	memset(out, 0, sizeof(*out));
+	out->layers = layers->len;
+	g_mutex_lock(&im->lock);
+	out->known = g_hash_table_size(im->table);
+	g_hash_table_iter_init(&it, im->table);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		Image *img = value;
+
+		g_mutex_lock(&img->lock);
+		out->ready += img->gen != NULL;
+		out->failed += img->gen == NULL && img->error != 0;
+		out->building += img->building;
+		g_mutex_unlock(&img->lock);
+	}
+	g_mutex_unlock(&im->lock);
+	out->layouts = (uint64_t)limg_counter_get(&im->n.layouts);
+	out->layout_usec = (uint64_t)limg_counter_get(&im->n.layout_usec);
+	out->entries = (uint64_t)limg_counter_get(&im->n.entries);
+	out->walks = (uint64_t)limg_counter_get(&im->n.walks);
+	out->walk_usec = (uint64_t)limg_counter_get(&im->n.walk_usec);
+	out->meta_rendered = (uint64_t)limg_counter_get(&im->n.meta_rendered);
+	out->bytes_meta = (uint64_t)limg_counter_get(&im->n.bytes_meta);
+	out->bytes_data = (uint64_t)limg_counter_get(&im->n.bytes_data);
+	out->bytes_zero = (uint64_t)limg_counter_get(&im->n.bytes_zero);
+	out->read_errors = (uint64_t)limg_counter_get(&im->n.read_errors);
+	out->source_changes = (uint64_t)limg_counter_get(&im->n.source_changes);
+	out->disk_hits = (uint64_t)limg_counter_get(&im->n.disk_hits);
+	out->disk_misses = (uint64_t)limg_counter_get(&im->n.disk_misses);
+	out->disk_rejected = (uint64_t)limg_counter_get(&im->n.disk_rejected);
+	out->disk_writes = (uint64_t)limg_counter_get(&im->n.disk_writes);
+	out->disk_enabled = disk_usable(im);
+	out->disk_bytes = out->disk_enabled ? limg_persist_dir_bytes(im->cache_dir) : 0;
+	out->handles = limg_handles_count(im->handles);
+	limg_block_cache_stats(im->blocks, &out->blocks);
+	limg_precompute_stats(im->pre, &out->queue);
+}

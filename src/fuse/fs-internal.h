@@ -1,0 +1,137 @@
+/*
+ * fs-internal.h - the FUSE glue's shared state and handlers, for the
+ * files of src/fuse/ (see fs.h for who does what). Not for other modules.
+ */
+#ifndef LIMG_FS_INTERNAL_H
+#define LIMG_FS_INTERNAL_H
+
+#include "fuse/fs.h"
+
+#define LIMG_ROOT_INO   FUSE_ROOT_ID
+#define LIMG_STATS_INO  2
+#define LIMG_STATS_NAME ".stats"
+#define LIMG_ISO_SUFFIX ".iso"
+
+typedef struct LimgNotify LimgNotify;
+typedef struct LimgRoot LimgRoot;
+
+struct LimgFs {
+	LimgImages *images;
+	LimgFsOptions opts;
+	struct fuse_session *se;
+	LimgRoot *root;         /* the namespace (root.c) */
+	LimgNotify *notify;     /* kernel invalidations (notify.c) */
+	char *mountpoint;
+	unsigned readahead_kb;
+	gsize after_init;       /* g_once: work after the kernel's INIT */
+};
+
+#define LIMG_FS(req) ((LimgFs *)fuse_req_userdata(req))
+
+/* What an open file is (fi->fh). */
+typedef struct {
+	LimgGen *gen;           /* images: the generation it opened */
+	GBytes *stats;          /* .stats: the snapshot taken at open */
+} LimgOpenFile;
+
+#define LIMG_OPEN_FILE(fi) ((LimgOpenFile *)(uintptr_t)(fi)->fh)
+
+/* ------------------------------------------------------------ root.c */
+
+typedef enum {
+	LIMG_NODE_DIR,
+	LIMG_NODE_STATS,
+	LIMG_NODE_IMAGE,
+} LimgNodeKind;
+
+/* One directory entry of a listing. */
+typedef struct {
+	char *name;
+	uint64_t ino;
+	LimgNodeKind kind;
+} LimgDirEntry;
+
+LimgRoot *limg_root_new(void);
+void limg_root_free(LimgRoot *r);
+
+/*
+ * Look @name up in directory @parent: fills @e (attributes, ino) and
+ * counts one kernel reference. 0 or -errno (-ENOENT, -ENOTDIR, -EIO).
+ */
+int limg_root_lookup(LimgFs *fs, fuse_ino_t parent, const char *name,
+                     struct fuse_entry_param *e);
+
+/* The kernel dropped @n references to @ino. */
+void limg_root_forget(LimgFs *fs, fuse_ino_t ino, uint64_t n);
+
+/* Kind of node @ino; -ENOENT if unknown. */
+int limg_root_kind(LimgFs *fs, fuse_ino_t ino, LimgNodeKind *kind);
+
+/* The image name of node @ino (caller frees), or NULL if it is none. */
+char *limg_root_image_name(LimgFs *fs, fuse_ino_t ino);
+
+/* The node id an image is (or would be) known by. */
+fuse_ino_t limg_root_image_ino(LimgFs *fs, const char *name);
+
+/*
+ * Attributes of node @ino; an image's from @gen when given (an open file
+ * keeps its generation), else from its current one. 0 or -errno.
+ */
+int limg_root_attr(LimgFs *fs, fuse_ino_t ino, LimgGen *gen, struct stat *st);
+
+/* Attributes of an image generation, as node @ino. */
+void limg_root_image_attr(LimgGen *gen, fuse_ino_t ino, struct stat *st);
+
+/* The entries of directory @ino ("." and ".." first): LimgDirEntry *. */
+int limg_root_list(LimgFs *fs, fuse_ino_t ino, GPtrArray **out);
+
+/* How many nodes the kernel knows now (statfs). */
+unsigned limg_root_count(LimgFs *fs);
+
+/* ------------------------------------------------------------ stats.c */
+
+/* The text of .stats now. Caller frees. */
+char *limg_stats_text(LimgFs *fs);
+
+/* ------------------------------------------------------------ notify.c */
+
+LimgNotify *limg_notify_new(void);
+void limg_notify_free(LimgNotify *n);
+void limg_notify_set_session(LimgNotify *n, struct fuse_session *se);
+/* Queue: the kernel must drop its cached data of @ino. */
+void limg_notify_inode(LimgNotify *n, fuse_ino_t ino);
+/* Queue: the kernel must forget entry @name of directory @parent. */
+void limg_notify_entry(LimgNotify *n, fuse_ino_t parent, const char *name);
+
+/* The image service's listener (images.h): turns events into the above. */
+void limg_fs_on_image_event(void *ctx, const char *name, LimgImageEvent event);
+
+/* ------------------------------------------------------------ tune.c */
+
+/* INIT: splice, request sizes, readahead; what the kernel can do. */
+void limg_tune_init(LimgFs *fs, struct fuse_conn_info *conn);
+/* Work due after INIT (the kernel's bdi exists): once, at the first request. */
+void limg_tune_after_init(LimgFs *fs);
+
+/* ------------------------------------------------------------ handlers */
+
+void limg_fuse_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void limg_fuse_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void limg_fuse_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void limg_fuse_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void limg_fuse_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void limg_fuse_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void limg_fuse_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void limg_fuse_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void limg_fuse_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void limg_fuse_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                          struct fuse_file_info *fi);
+void limg_fuse_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void limg_fuse_op_statfs(fuse_req_t req, fuse_ino_t ino);
+void limg_fuse_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi);
+
+/* readonly.c: every operation that would change the mount. */
+void limg_fuse_readonly_ops(struct fuse_lowlevel_ops *ops);
+
+#endif /* LIMG_FS_INTERNAL_H */

@@ -1,0 +1,225 @@
+/*
+ * ops.c - the FUSE operations on the namespace: lookup, forget, getattr,
+ * open, release, directories, statfs. Each handler ends in exactly one
+ * fuse_reply_*(); "Valid replies" above each says which.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "fuse/fs-internal.h"
+
+/* -errno from the namespace or the image service -> the errno to reply. */
+static int
+reply_errno(int err)
+{
+	switch (err) {
+	case -ENOENT:
+	case -ENOTDIR:
+	case -EISDIR:
+		return -err;
+	default:
+		return EIO;     /* a build failed: logged where it happened */
+	}
+}
+
+/* Valid replies: fuse_reply_entry, fuse_reply_err */
+void
+limg_fuse_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	LimgFs *fs = LIMG_FS(req);
+	struct fuse_entry_param e;
+	int ret;
+
+	limg_tune_after_init(fs);
+	ret = limg_root_lookup(fs, parent, name, &e);
+	if (ret < 0)
+		fuse_reply_err(req, reply_errno(ret));
+	else
+		fuse_reply_entry(req, &e);
+}
+
+/* Valid replies: fuse_reply_none */
+void
+limg_fuse_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	limg_root_forget(LIMG_FS(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+/* Valid replies: fuse_reply_none */
+void
+limg_fuse_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		limg_root_forget(LIMG_FS(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* Valid replies: fuse_reply_attr, fuse_reply_err */
+void
+limg_fuse_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	LimgFs *fs = LIMG_FS(req);
+	/* An open file keeps the generation it opened. */
+	LimgGen *g = fi && fi->fh ? LIMG_OPEN_FILE(fi)->gen : NULL;
+	struct stat st;
+	int ret;
+
+	if (g)
+		g = limg_gen_ref(g);
+	ret = limg_root_attr(fs, ino, g, &st);
+	limg_gen_unref(g);
+	if (ret < 0)
+		fuse_reply_err(req, reply_errno(ret));
+	else
+		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+}
+
+/*
+ * Runtimes open disks read-write even when they never write (solo5's
+ * tender does): such opens succeed; writes then fail with EROFS.
+ * Valid replies: fuse_reply_open, fuse_reply_err
+ */
+void
+limg_fuse_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	LimgFs *fs = LIMG_FS(req);
+	g_autofree char *name = NULL;
+	LimgOpenFile *of;
+	LimgNodeKind kind;
+	LimgGen *g = NULL;
+	int ret;
+
+	ret = limg_root_kind(fs, ino, &kind);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	if (kind == LIMG_NODE_DIR) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (fi->flags & O_TRUNC) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (kind == LIMG_NODE_STATS) {
+		char *text = limg_stats_text(fs);
+
+		of = g_new0(LimgOpenFile, 1);
+		of->stats = g_bytes_new_take(text, strlen(text));
+		fi->fh = (uint64_t)(uintptr_t)of;
+		fi->direct_io = 1;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	name = limg_root_image_name(fs, ino);
+	ret = name ? limg_images_get(fs->images, name, &g) : -ENOENT;
+	if (ret < 0) {
+		fuse_reply_err(req, reply_errno(ret));
+		return;
+	}
+	of = g_new0(LimgOpenFile, 1);
+	of->gen = g;
+	fi->fh = (uint64_t)(uintptr_t)of;
+	/* Images are immutable per generation: keep the page cache. */
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	fuse_reply_open(req, fi);
+}
+
+/* Valid replies: fuse_reply_err */
+void
+limg_fuse_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	LimgOpenFile *of = LIMG_OPEN_FILE(fi);
+
+	if (of) {
+		limg_gen_unref(of->gen);
+		if (of->stats)
+			g_bytes_unref(of->stats);
+		g_free(of);
+	}
+	fuse_reply_err(req, 0);
+}
+
+/* Valid replies: fuse_reply_err */
+void
+limg_fuse_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+/* Valid replies: fuse_reply_err */
+void
+limg_fuse_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+/* Valid replies: fuse_reply_open, fuse_reply_err */
+void
+limg_fuse_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	GPtrArray *entries;
+	int ret = limg_root_list(LIMG_FS(req), ino, &entries);
+
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	/* A snapshot: readdir pages through it by index. */
+	fi->fh = (uint64_t)(uintptr_t)entries;
+	fuse_reply_open(req, fi);
+}
+
+/* Valid replies: fuse_reply_buf, fuse_reply_err */
+void
+limg_fuse_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+	GPtrArray *entries = (GPtrArray *)(uintptr_t)fi->fh;
+	g_autofree char *buf = g_malloc(size);
+	size_t used = 0;
+
+	for (guint i = (guint)off; i < entries->len; i++) {
+		const LimgDirEntry *d = entries->pdata[i];
+		struct stat st = { 0 };
+		size_t need;
+
+		st.st_ino = d->ino;
+		st.st_mode = d->kind == LIMG_NODE_DIR ? S_IFDIR : S_IFREG;
+		need = fuse_add_direntry(req, buf + used, size - used, d->name, &st, (off_t)i + 1);
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+}
+
+/* Valid replies: fuse_reply_err */
+void
+limg_fuse_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	g_ptr_array_free((GPtrArray *)(uintptr_t)fi->fh, TRUE);
+	fuse_reply_err(req, 0);
+}
+
+/* Valid replies: fuse_reply_statfs, fuse_reply_err */
+void
+limg_fuse_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	LimgFs *fs = LIMG_FS(req);
+	struct statvfs sv = { 0 };
+
+	sv.f_bsize = limg_images_block_size(fs->images);
+	sv.f_frsize = sv.f_bsize;
+	sv.f_files = limg_root_count(fs);
+	sv.f_namemax = 255;
+	sv.f_flag = ST_RDONLY;
+	fuse_reply_statfs(req, &sv);
+}

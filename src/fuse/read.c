@@ -1,0 +1,152 @@
+/*
+ * read.c - FUSE read: the read planner's pieces as one fuse_bufvec.
+ *
+ * Metadata pieces point into cached blocks, file data pieces are fd
+ * buffers that libfuse splices from the layer's files, zeros come from a
+ * static buffer. The reply releases the reader, whose close() may drop
+ * the open file on another thread while this one is still returning from
+ * fuse_reply_data(): the read holds its own references to the generation,
+ * to every block and every fd handle the reply points into, until after
+ * the reply.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "cache/gen-read.h"
+#include "fuse/fs-internal.h"
+#include "util/log.h"
+
+#define ZERO_CHUNK (256 * 1024)
+
+static const uint8_t zeros[ZERO_CHUNK];
+
+typedef struct {
+	struct fuse_bufvec *v;
+	size_t cap;
+	GPtrArray *blocks;      /* GBytes * the reply points into */
+	GPtrArray *handles;     /* LimgHandle * whose fds the reply reads */
+} Reply;
+
+static struct fuse_buf *
+reply_add(Reply *r)
+{
+	if (r->v->count == r->cap) {
+		r->cap *= 2;
+		r->v = g_realloc(r->v, sizeof(struct fuse_bufvec) +
+		                 (r->cap - 1) * sizeof(struct fuse_buf));
+	}
+	memset(&r->v->buf[r->v->count], 0, sizeof(struct fuse_buf));
+	return &r->v->buf[r->v->count++];
+}
+
+static int
+reply_meta(void *ctx, GBytes *block, size_t off, size_t len)
+{
+	Reply *r = ctx;
+	struct fuse_buf *b = reply_add(r);
+
+	/* Held until the reply is sent, even if evicted meanwhile. */
+	g_ptr_array_add(r->blocks, block);
+	b->size = len;
+	b->mem = (uint8_t *)g_bytes_get_data(block, NULL) + off;
+	return 0;
+}
+
+static int
+reply_data(void *ctx, LimgHandle *handle, uint64_t pos, uint64_t len)
+{
+	Reply *r = ctx;
+	struct fuse_buf *b = reply_add(r);
+
+	g_ptr_array_add(r->handles, handle);
+	b->size = (size_t)len;
+	b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
+	b->fd = limg_handle_content(handle)->fd;
+	b->pos = (off_t)pos;
+	return 0;
+}
+
+static int
+reply_zero(void *ctx, uint64_t len)
+{
+	Reply *r = ctx;
+
+	while (len) {
+		struct fuse_buf *b = reply_add(r);
+
+		b->size = (size_t)MIN(len, (uint64_t)ZERO_CHUNK);
+		b->mem = (void *)zeros;
+		len -= b->size;
+	}
+	return 0;
+}
+
+static const LimgReadSink reply_sink = { reply_meta, reply_data, reply_zero };
+
+/*
+ * Valid replies: fuse_reply_data, fuse_reply_buf, fuse_reply_err.
+ * EIO when the layer was removed or a source file changed since the
+ * layout (the image is then laid out again for the next open).
+ */
+static void
+do_read(fuse_req_t req, LimgGen *g, size_t size, off_t off)
+{
+	Reply r = { .cap = 16 };
+	int ret;
+
+	if ((uint64_t)off >= limg_gen_size(g) || size == 0) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	r.v = g_malloc(sizeof(struct fuse_bufvec) + (r.cap - 1) * sizeof(struct fuse_buf));
+	r.v->count = 0;
+	r.v->idx = 0;
+	r.v->off = 0;
+	r.blocks = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	r.handles = g_ptr_array_new_with_free_func((GDestroyNotify)limg_handle_unref);
+	ret = limg_gen_read(g, (uint64_t)off, size, &reply_sink, &r);
+	if (ret < 0) {
+		fuse_reply_err(req, EIO);
+	} else {
+		ret = fuse_reply_data(req, r.v, FUSE_BUF_SPLICE_MOVE);
+		if (ret < 0 && ret != -ENOENT)
+			limg_log(LIMG_LOG_WARN, "reply to read: %s", g_strerror(-ret));
+	}
+	g_ptr_array_free(r.handles, TRUE);
+	g_ptr_array_free(r.blocks, TRUE);
+	g_free(r.v);
+}
+
+/* The reply of a .stats read points into the snapshot: hold it (see above). */
+static void
+read_stats(fuse_req_t req, LimgOpenFile *of, size_t size, off_t off)
+{
+	GBytes *b = g_bytes_ref(of->stats);
+	gsize len;
+	const char *text = g_bytes_get_data(b, &len);
+
+	if ((size_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, text + off, MIN(size, len - (size_t)off));
+	g_bytes_unref(b);
+}
+
+/* Valid replies: fuse_reply_data, fuse_reply_buf, fuse_reply_err */
+void
+limg_fuse_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                  struct fuse_file_info *fi)
+{
+	LimgOpenFile *of = LIMG_OPEN_FILE(fi);
+	LimgGen *g;
+
+	if (of->stats) {
+		read_stats(req, of, size, off);
+		return;
+	}
+	g = limg_gen_ref(of->gen);
+	do_read(req, g, size, off);
+	limg_gen_unref(g);
+}

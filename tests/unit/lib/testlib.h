@@ -1,0 +1,223 @@
+/*
+ * testlib.h - the unit tests' helper library (libtestlib.a).
+ *
+ *  - tree-builder.c: a tiny tree builder: add directories, files,
+ *    symlinks, devices, fifos and sockets by path with explicit metadata,
+ *    in any order; tb_build() turns them into a LimgTree with the tree
+ *    invariant (the children of a directory contiguous and sorted by name
+ *    in byte order, appended all at once, directories visited depth first
+ *    in name order, as the directory source does);
+ *  - image.c: layout and rendering into memory through the read planner
+ *    (limg_plan_read), with file contents synthesized from (node, offset)
+ *    and a check that the planner only asks for bytes that exist;
+ *  - iso-parse.c: small ECMA-119 / SUSP parsers written from the
+ *    standards, for assertions. They never call the engine's encoders;
+ *  - fixtures.c: scratch directories and files for the tests of the
+ *    upper modules (sources, stores, the image service).
+ *
+ * Every helper asserts with Criterion: a failure ends the test.
+ */
+#ifndef LIMG_TESTLIB_H
+#define LIMG_TESTLIB_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <criterion/criterion.h>
+#include <glib.h>
+
+#include "iso/layout.h"
+#include "iso/render.h"
+#include "tree/tree.h"
+#include "util/report.h"
+
+/* A fixed, ordinary time: 2001-09-09T01:46:40Z. */
+#define TB_DEFAULT_MTIME 1000000000LL
+
+/* ------------------------------------------------------------ builder */
+
+typedef struct {
+	char *path;            /* relative, no leading '/'; "" is the root */
+	LimgNode node;         /* metadata; parent/first_child/nchildren are set by tb_build */
+	char *target;          /* symlinks */
+	size_t target_len;
+	uint32_t idx;          /* node index, after tb_build */
+} TbEntry;
+
+typedef struct {
+	GPtrArray *ents;       /* TbEntry * */
+	GHashTable *by_path;   /* path -> TbEntry * (borrowed keys) */
+	uint64_t next_ino;
+} TreeBuilder;
+
+/* A builder holding only the root directory (mode 0755, owner 0:0). */
+TreeBuilder *tb_new(void);
+void tb_free(TreeBuilder *tb);
+TbEntry *tb_root(TreeBuilder *tb);
+/* The entry at @path (asserts it exists). */
+TbEntry *tb_get(TreeBuilder *tb, const char *path);
+/* Add entries; missing parent directories are made (0755). */
+TbEntry *tb_dir(TreeBuilder *tb, const char *path);
+TbEntry *tb_file(TreeBuilder *tb, const char *path, uint64_t size);
+TbEntry *tb_symlink_len(TreeBuilder *tb, const char *path, const char *target, size_t len);
+TbEntry *tb_symlink(TreeBuilder *tb, const char *path, const char *target);
+/* @type is S_IFCHR or S_IFBLK. */
+TbEntry *tb_dev(TreeBuilder *tb, const char *path, uint32_t type, uint32_t major,
+                uint32_t minor);
+TbEntry *tb_fifo(TreeBuilder *tb, const char *path);
+TbEntry *tb_sock(TreeBuilder *tb, const char *path);
+/*
+ * Add @path as a hard link of @existing: same inode, device, metadata;
+ * nlink of every member becomes the group size.
+ */
+TbEntry *tb_link(TreeBuilder *tb, const char *path, TbEntry *existing);
+/*
+ * Build the tree. The builder stays valid (each entry's ->idx is its node)
+ * and must still be freed. Caller owns the tree.
+ */
+LimgTree *tb_build(TreeBuilder *tb);
+
+/* ------------------------------------------------------------ images */
+
+/* Deterministic content of byte @off of node @node. */
+static inline uint8_t
+synth_byte(uint32_t node, uint64_t off)
+{
+	uint64_t x = off * 0x9E3779B97F4A7C15ull + (uint64_t)node * 0xBF58476D1CE4E5B9ull;
+
+	x ^= x >> 29;
+	return (uint8_t)(x ^ (x >> 17) ^ node);
+}
+
+/* Read @len bytes of node @node at @off into @buf; 0 or -errno. */
+typedef int (*SynthReadFn)(void *ctx, uint32_t node, uint64_t off, void *buf, size_t len);
+
+typedef struct {
+	const LimgTree *tree;
+	uint64_t calls;
+	uint64_t bad;          /* requests for bytes that are not there */
+} SynthCtx;
+
+/* A SynthReadFn over SynthCtx: synth_byte() for bytes that exist, else -EIO. */
+int synth_read(void *ctx, uint32_t node, uint64_t off, void *buf, size_t len);
+
+/* Lay out @tree (ownership passes), asserting success. */
+LimgLayout *build_layout(LimgTree *tree, LimgReport *report);
+
+/*
+ * Image bytes [@off, @off + @len) of @l into @buf through the read planner,
+ * file data from @read_data(@ctx, ...). Bytes copied, or -errno.
+ */
+ssize_t th_pread(const LimgLayout *l, void *buf, size_t len, uint64_t off,
+                 SynthReadFn read_data, void *ctx);
+
+/* The whole image, with synth_read() contents. Caller g_free()s. */
+uint8_t *render_image(const LimgLayout *l, size_t *size);
+
+/* ------------------------------------------------------------ ECMA-119 */
+
+static inline uint16_t
+rd_721(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint16_t
+rd_722(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t
+rd_731(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint32_t
+rd_732(const uint8_t *p)
+{
+	return (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
+}
+
+/* 7.2.3 / 7.3.3: both-byte orders; the two halves must agree (expected). */
+uint16_t rd_723(const uint8_t *p);
+uint32_t rd_733(const uint8_t *p);
+
+/* A directory record (9.1), parsed. Pointers borrow the image. */
+typedef struct {
+	uint64_t pos;          /* image offset of the record */
+	uint8_t len;
+	uint32_t extent;
+	uint32_t size;
+	const uint8_t *date;   /* 7 bytes */
+	uint8_t flags;
+	const uint8_t *id;
+	uint8_t id_len;
+	const uint8_t *su;     /* system use area */
+	uint32_t su_len;
+} DirRec;
+
+void parse_dr(const uint8_t *p, uint64_t pos, DirRec *r);
+/*
+ * All records of the directory whose extent is @lba, @size bytes, in
+ * order (DirRec). Asserts 6.8.1.1: no record crosses a block; the rest of
+ * a block after its last record is zero.
+ */
+GArray *read_dir(const uint8_t *img, size_t img_size, uint32_t lba, uint32_t size);
+
+/* ------------------------------------------------------------ SUSP */
+
+/* One SUSP entry, found in a record or continuation area. */
+typedef struct {
+	const uint8_t *p;      /* signature at p[0..1], length p[2], version p[3] */
+	uint8_t len;
+	uint64_t pos;          /* image offset */
+} SuspEnt;
+
+/* A continuation area: image offset and length. */
+typedef struct {
+	uint64_t pos;
+	uint32_t len;
+} CeArea;
+
+/*
+ * The SUSP entries (SuspEnt) of record @r, following CE entries (SUSP 5.1)
+ * through the image. CE entries are checked and not returned; the areas
+ * they point at are appended to @areas (CeArea) when it is not NULL.
+ */
+GArray *susp_entries_ex(const uint8_t *img, size_t img_size, const DirRec *r, GArray *areas);
+GArray *susp_entries(const uint8_t *img, size_t img_size, const DirRec *r);
+/* First entry with signature @sig, or NULL. */
+const SuspEnt *susp_find(GArray *ents, const char *sig);
+/* The Rock Ridge name (NM entries, RRIP 4.1.4) of a record's entries. Caller frees. */
+char *susp_nm(GArray *ents, size_t *len);
+/*
+ * Decode the components of SL entries (RRIP 4.1.3) as Linux does. Caller
+ * frees.
+ */
+char *sl_decode(const uint8_t *const *entries, size_t n, size_t *len);
+
+/* ------------------------------------------------------------ fixtures */
+
+/* A fresh scratch directory under $TMPDIR (or /tmp). Caller frees the name. */
+char *th_tmpdir(void);
+/* Remove @dir and everything below it (never following symlinks). */
+void th_rmtree(const char *dir);
+/* Write @len bytes of @data to @dir/@rel (parents made), asserting success. */
+void th_write(const char *dir, const char *rel, const void *data, size_t len);
+/* The same, @text's bytes. */
+void th_write_text(const char *dir, const char *rel, const char *text);
+/* Make directory @dir/@rel (and parents). */
+void th_mkdir(const char *dir, const char *rel);
+/* Set the mtime of @dir/@rel (no symlink followed). */
+void th_touch(const char *dir, const char *rel, int64_t mtime);
+
+#endif /* LIMG_TESTLIB_H */
