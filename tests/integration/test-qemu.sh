@@ -1,6 +1,7 @@
 #!/bin/sh
-# test-qemu.sh - the real consumer: a Linux guest (qemu-system-x86_64, TCG
-# unless /dev/kvm exists) gets two images served by a fuse-layerimg mount
+# test-qemu.sh - the real consumer: a Linux guest (qemu-system-x86_64; KVM
+# only when a short probe boot proves that KVM works here, else TCG: see
+# tests/lib/qemu.sh) gets two images served by a fuse-layerimg mount
 # as read-only virtio disks, mounts them as iso9660 with the kernel's own
 # isofs, and prints a manifest of every entry to its serial console; the
 # host compares it with the same manifest of the layer directories.
@@ -30,6 +31,8 @@
 #				(e.g. a kernel package unpacked with
 #				dpkg-deb -x, no installation needed)
 #	LIMG_QEMU_TIMEOUT	seconds for the whole guest run (300)
+#	LIMG_QEMU_ACCEL		kvm or tcg: skip the KVM probe, use this
+#	LIMG_QEMU_PROBE_TIMEOUT	seconds the KVM probe boot may take (25)
 #	LIMG_DEBIAN_MIRROR	(http://deb.debian.org/debian)
 #	LIMG_QEMU_NO_ROOTFS=1	skip the debootstrap layer (synthetic only)
 #
@@ -38,6 +41,7 @@
 
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/functions.sh"
 . "$top_srcdir/tests/lib/mount.sh"
+. "$top_srcdir/tests/lib/qemu.sh"
 
 requires_mount
 requires qemu-system-x86_64
@@ -45,6 +49,7 @@ requires cpio
 requires gzip
 requires modprobe
 requires sha256sum
+requires timeout
 
 CACHE=${LIMG_TEST_CACHE:-/var/tmp/limg-test-cache}
 TIMEOUT=${LIMG_QEMU_TIMEOUT:-300}
@@ -52,14 +57,7 @@ MIRROR=${LIMG_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 START=$(date +%s)
 
 # busybox for the guest must be static (busybox-static).
-BUSYBOX=
-for b in /bin/busybox /usr/bin/busybox; do
-	if [ -x "$b" ] && ldd "$b" 2>&1 | grep -q 'not a dynamic'; then
-		BUSYBOX=$b
-		break
-	fi
-done
-[ -n "$BUSYBOX" ] || skip "no static busybox (install busybox-static)"
+BUSYBOX=$(limg_qemu_busybox) || skip "no static busybox (install busybox-static)"
 
 # ------------------------------------------------------------- kernel
 KROOT=${LIMG_QEMU_KROOT:-}
@@ -305,10 +303,11 @@ done
 t_host=$(($(date +%s) - t0))
 
 # ------------------------------------------------------------- boot
-accel=tcg
-if [ -w /dev/kvm ]; then
-	accel=kvm:tcg
-fi
+# KVM only if a probe boot of this kernel finishes under it: /dev/kvm
+# can exist while nested KVM hangs every guest (and kvm:tcg then hangs
+# instead of falling back).
+limg_qemu_accel "$KERNEL" "$BUSYBOX" "$tmpdir" || fail "cannot choose a QEMU accelerator"
+accel=$limg_accel
 drives=
 for l in $disks; do
 	drives="$drives -drive file=$mnt/$l.iso,if=virtio,format=raw,readonly=on,cache=none"

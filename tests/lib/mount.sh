@@ -7,6 +7,14 @@
 #				daemon to exit
 #	requires_mount		skip unless we can mount (root, fusermount3,
 #				mountpoint)
+#	limg_daemon_pid MNT	print the pid of the $LIMG daemon serving MNT
+#				(the process running $LIMG whose last argument
+#				is MNT); 1 if there is none
+#	limg_wait_exit PID [SECS]	wait up to SECS (30) for process PID to
+#				exit; 1 if it is still running
+#
+# limg_daemon_pid and limg_wait_exit need nothing from functions.sh
+# (scripts/lib/bench.sh uses them too).
 
 requires_mount() {
 	requires_root
@@ -36,4 +44,41 @@ limg_umount_quiet() {
 
 limg_umount() {
 	fusermount3 -u "$1" || fail "fusermount3 -u $1 failed"
+}
+
+limg_daemon_pid() {
+	_exe=$(readlink -f "$LIMG") || return 1
+	_mnt=$(readlink -f "$1") || return 1
+	# The daemon is the forked child of the mount command: find it by its
+	# executable, then by its mount point (the last argument).
+	_pid=$(find /proc -mindepth 2 -maxdepth 2 -name exe -lname "$_exe" 2>/dev/null |
+		while IFS= read -r _p; do
+			_p=${_p%/exe}
+			_last=$(tr '\0' '\n' < "$_p/cmdline" 2>/dev/null | tail -n 1)
+			if [ "$_last" = "$1" ] || [ "$(readlink -f "$_last")" = "$_mnt" ]; then
+				echo "${_p#/proc/}"
+				break
+			fi
+		done)
+	[ -n "$_pid" ] || return 1
+	echo "$_pid"
+}
+
+limg_wait_exit() {
+	# A zombie has exited too: a daemon that forked away is reaped by
+	# init, which may take its time (seconds, in some containers), and
+	# kill -0 still finds it until then.
+	_n=$(( ${2:-30} * 100 ))
+	while kill -0 "$1" 2>/dev/null; do
+		_st=
+		read -r _st < "/proc/$1/stat" 2>/dev/null || return 0
+		_st=${_st##*) }
+		case ${_st%% *} in
+		Z | X) return 0 ;;
+		esac
+		[ "$_n" -gt 0 ] || return 1
+		_n=$((_n - 1))
+		sleep 0.01
+	done
+	return 0
 }
