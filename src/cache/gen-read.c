@@ -44,7 +44,7 @@ gen_handle(LimgGen *g, uint32_t node, LimgHandle **out)
 			limg_log(LIMG_LOG_WARN, "%s.iso: /%s changed since the layout; read fails "
 			         "with EIO, image will be laid out again", g->name, e);
 			limg_counter_add(&g->im->n.source_changes, 1);
-			limg_images_mark_stale(g->im, g);
+			limg_images_mark_stale(g->im, g, node);
 		} else {
 			limg_log(LIMG_LOG_WARN, "%s.iso: /%s: %s", g->name, e, g_strerror(-ret));
 			ret = -EIO;

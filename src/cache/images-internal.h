@@ -43,6 +43,17 @@ limg_counter_get(gint64 *counter)
 	return __atomic_load_n(counter, __ATOMIC_RELAXED);
 }
 
+/*
+ * What a stack generation stands on: the generations of the images it
+ * merges (parts 0 .. gens->len - 1 of its stack source) and the files it
+ * puts on top (the last part). Owned by the stack source, freed with it.
+ */
+typedef struct {
+	GPtrArray *gens;            /* LimgGen * references */
+	LimgSource *files;          /* or NULL */
+	LimgTree *files_tree;
+} LimgStackHold;
+
 /* A generation: immutable after it is built. */
 struct LimgGen {
 	gint ref;
@@ -51,6 +62,7 @@ struct LimgGen {
 	uint64_t number;            /* 1, 2, ... per image */
 	LimgFormatLayout *layout;
 	LimgSource *source;         /* owned: its fds are the generation's */
+	LimgStackHold *stack;       /* stacks: borrowed from @source; else NULL */
 	int64_t mtime;
 };
 
@@ -71,9 +83,13 @@ struct LimgImages {
 	GMutex lock;
 	/* protected by lock */
 	GHashTable *table;          /* name -> Image * (one reference) */
+	GHashTable *known;          /* names of the store's images at the last resync */
 };
 
-/* The image of @g's name went stale if @g is still its generation. */
-void limg_images_mark_stale(LimgImages *im, LimgGen *g);
+/*
+ * Node @node of @g changed under it: @g's image went stale if @g is still
+ * its generation, and so did, for a stack, the part the node came from.
+ */
+void limg_images_mark_stale(LimgImages *im, LimgGen *g, uint32_t node);
 
 #endif /* LIMG_IMAGES_INTERNAL_H */

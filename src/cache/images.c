@@ -14,6 +14,7 @@
 
 #include "cache/images-internal.h"
 #include "cache/persist.h"
+#include "tree/overlay.h"
 #include "util/escape.h"
 #include "util/log.h"
 
@@ -182,17 +183,6 @@ tree_newest_ctime_ms(const LimgTree *t)
 	return newest;
 }
 
-/* The source that reads layer @info. */
-static int
-source_for(const LimgLayerInfo *info, LimgSource **out)
-{
-	switch (info->kind) {
-	case LIMG_LAYER_DIR:
-		return limg_dir_source_new(info->root, info->rel, out);
-	}
-	return -EINVAL;
-}
-
 static void
 default_report(const char *name, const LimgReport *report)
 {
@@ -200,6 +190,95 @@ default_report(const char *name, const LimgReport *report)
 		limg_log(LIMG_LOG_WARN, "%s.iso: %s", name, (char *)report->warnings->pdata[i]);
 	for (guint i = 0; i < report->errors->len; i++)
 		limg_log(LIMG_LOG_ERR, "%s.iso: %s", name, (char *)report->errors->pdata[i]);
+}
+
+/* A container's files, as a runtime puts them over its root. */
+static const char *const container_files[] = {
+	"etc/hosts=hosts",
+	"etc/hostname=hostname",
+	"etc/resolv.conf=resolv.conf",
+	NULL,
+};
+
+static void
+stack_hold_free(gpointer p)
+{
+	LimgStackHold *h = p;
+
+	g_ptr_array_free(h->gens, TRUE);
+	limg_source_free(h->files);
+	limg_tree_free(h->files_tree);
+	g_free(h);
+}
+
+/*
+ * The source of stack @info: the current generation of every part (built
+ * now if need be) and the files put on top. *hold is the stack's hold.
+ */
+static int
+stack_source(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgStackHold **hold)
+{
+	LimgStackHold *h = g_new0(LimgStackHold, 1);
+	g_autoptr(GArray) parts = g_array_new(FALSE, FALSE, sizeof(LimgStackPart));
+	int ret;
+
+	h->gens = g_ptr_array_new_with_free_func((GDestroyNotify)limg_gen_unref);
+	for (guint i = 0; i < info->parts->len; i++) {
+		const char *name = info->parts->pdata[i];
+		LimgStackPart p = { 0 };
+		LimgGen *pg;
+
+		ret = limg_images_get(im, name, &pg);
+		if (ret < 0) {
+			limg_log(LIMG_LOG_ERR, "%s.iso: its part %s.iso: %s", info->id, name,
+			         ret == -ENOENT ? "not in the store" : g_strerror(-ret));
+			stack_hold_free(h);
+			return ret;
+		}
+		g_ptr_array_add(h->gens, pg);
+		p.source = pg->source;
+		p.tree = im->fmt->tree(pg->layout);
+		g_array_append_val(parts, p);
+	}
+	if (info->files_dir &&
+	    limg_files_source_new(info->files_dir, container_files, &h->files) == 0) {
+		LimgReport report;
+		LimgStackPart p = { .files_only = true };
+
+		limg_report_init(&report);
+		ret = limg_source_scan(h->files, NULL, &report, &h->files_tree, NULL);
+		default_report(info->id, &report);
+		limg_report_release(&report);
+		if (ret < 0) {
+			stack_hold_free(h);
+			return ret;
+		}
+		p.source = h->files;
+		p.tree = h->files_tree;
+		g_array_append_val(parts, p);
+	}
+	ret = limg_stack_source_new((LimgStackPart *)(void *)parts->data, parts->len,
+	                            stack_hold_free, h, out);
+	if (ret < 0) {
+		stack_hold_free(h);
+		return ret;
+	}
+	*hold = h;
+	return 0;
+}
+
+/* The source that reads layer @info; *hold for stacks. */
+static int
+source_for(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgStackHold **hold)
+{
+	*hold = NULL;
+	switch (info->kind) {
+	case LIMG_LAYER_DIR:
+		return limg_dir_source_new(info->root, info->rel, out);
+	case LIMG_LAYER_STACK:
+		return stack_source(im, info, out, hold);
+	}
+	return -EINVAL;
 }
 
 /*
@@ -228,7 +307,7 @@ build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId
 
 	*from_disk = false;
 	*skipped = 0;
-	if (allow_disk && disk_usable(im) && !im->opts.verify_walk) {
+	if (allow_disk && id->key && disk_usable(im) && !im->opts.verify_walk) {
 		ret = limg_persist_load(im->cache_dir, id, out);
 		if (ret == 0 && limg_source_verify(src, *out) < 0) {
 			/* An entry was added, removed or renamed below the top. */
@@ -255,7 +334,7 @@ build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId
 	limg_counter_add(&im->n.walks, 1);
 	limg_counter_add(&im->n.walk_usec, g_get_monotonic_time() - t0);
 	if (ret < 0) {
-		limg_report_error(report, "%s: %s", id->key, g_strerror(-ret));
+		limg_report_error(report, "%s: %s", id->key ? id->key : name, g_strerror(-ret));
 		return ret;
 	}
 	if (*skipped && im->opts.strict) {
@@ -286,6 +365,7 @@ gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number
 {
 	g_autoptr(LimgSource) src = NULL;
 	g_auto(LimgSourceId) id = { 0 };
+	LimgStackHold *hold = NULL;
 	LimgFormatOptions fopts = { .volume_id = im->volume_id };
 	LimgFormatLayout *layout = NULL;
 	LimgTree *tree = NULL;
@@ -296,12 +376,14 @@ gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number
 	LimgGen *g;
 	int ret;
 
-	ret = source_for(info, &src);
+	ret = source_for(im, info, &src, &hold);
 	if (ret < 0) {
-		g_autofree char *path = limg_layer_info_path(info);
+		if (info->kind == LIMG_LAYER_DIR) {
+			g_autofree char *path = limg_layer_info_path(info);
 
-		limg_log(LIMG_LOG_ERR, "%s.iso: %s: %s", img->name, path,
-		         ret == -ELOOP ? "a symlink, not a directory" : g_strerror(-ret));
+			limg_log(LIMG_LOG_ERR, "%s.iso: %s: %s", img->name, path,
+			         ret == -ELOOP ? "a symlink, not a directory" : g_strerror(-ret));
+		}
 		*err = ret;
 		return NULL;
 	}
@@ -319,6 +401,18 @@ gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number
 	 */
 	ret = build_tree(im, img->name, src, &id, number == 1, info->settle ? settle_ms : 0,
 	                 retry_at_us, &report, &tree, &from_disk, &skipped);
+	/* The disk cache keeps what the source gave: it is verified against it. */
+	if (ret == 0 && !from_disk && id.key && disk_usable(im)) {
+		int sret = limg_persist_save(im->cache_dir, &id, tree, NULL);
+
+		if (sret < 0)
+			disk_cache_failed(im, "cannot save a layout", sret);
+		else
+			limg_counter_add(&im->n.disk_writes, 1);
+	}
+	/* The image shows what the layer is, not who extracted it (overlay.h). */
+	if (ret == 0 && (ret = limg_overlay_normalize_layer(tree)) < 0)
+		g_clear_pointer(&tree, limg_tree_free);
 	if (ret == 0) {
 		ret = im->fmt->build(tree, &fopts, &report, &layout);
 		if (ret < 0)
@@ -335,13 +429,6 @@ gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number
 		*err = ret;
 		return NULL;
 	}
-	if (!from_disk && disk_usable(im)) {
-		ret = limg_persist_save(im->cache_dir, &id, im->fmt->tree(layout), NULL);
-		if (ret < 0)
-			disk_cache_failed(im, "cannot save a layout", ret);
-		else
-			limg_counter_add(&im->n.disk_writes, 1);
-	}
 	g = g_new0(LimgGen, 1);
 	g->ref = 1;
 	g->im = im;
@@ -349,11 +436,15 @@ gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number
 	g->number = number;
 	g->layout = layout;
 	g->source = g_steal_pointer(&src);
-	g->mtime = info->mtime;
-	g_mutex_lock(&img->lock);
-	g_free(img->key);
-	img->key = g_steal_pointer(&id.key);
-	g_mutex_unlock(&img->lock);
+	g->stack = hold;
+	g->mtime = info->kind == LIMG_LAYER_STACK ? im->fmt->tree(layout)->nodes[0].mtime.sec :
+	           info->mtime;
+	if (id.key) {
+		g_mutex_lock(&img->lock);
+		g_free(img->key);
+		img->key = g_steal_pointer(&id.key);
+		g_mutex_unlock(&img->lock);
+	}
 	limg_counter_add(&im->n.layouts, 1);
 	limg_counter_add(&im->n.layout_usec, g_get_monotonic_time() - t0);
 	limg_counter_add(&im->n.entries, im->fmt->tree(layout)->n_nodes);
@@ -370,6 +461,41 @@ gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number
  * build. @info is the layer as the caller just looked it up (borrowed).
  * Returns a reference, or NULL with *err set.
  */
+static Image *image_get(LimgImages *im, const char *name, bool create);
+
+/*
+ * Is stack generation @g still what its parts are: every part image's
+ * current generation the one @g stands on, and the files on top
+ * unchanged? (Takes image locks: call without any held.)
+ */
+static bool
+stack_fresh(LimgImages *im, LimgGen *g)
+{
+	for (guint i = 0; i < g->stack->gens->len; i++) {
+		LimgGen *pg = g->stack->gens->pdata[i];
+		Image *pimg = image_get(im, pg->name, false);
+		bool same = false;
+
+		if (pimg) {
+			g_mutex_lock(&pimg->lock);
+			same = pimg->gen == pg && !pimg->stale;
+			g_mutex_unlock(&pimg->lock);
+			image_unref(pimg);
+		}
+		if (!same || (pg->stack && !stack_fresh(im, pg)))
+			return false;
+	}
+	return !g->stack->files ||
+	       limg_source_verify(g->stack->files, g->stack->files_tree) == 0;
+}
+
+/*
+ * The current generation of @img, built if there is none, it went stale,
+ * the layer directory was replaced, or (a stack) a part changed.
+ * Concurrent callers wait for one build. @info is the layer as the
+ * caller just looked it up (borrowed). Returns a reference, or NULL with
+ * *err set.
+ */
 static LimgGen *
 image_gen(LimgImages *im, Image *img, const LimgLayerInfo *info, uint32_t settle_ms,
           int64_t *retry_at_us, int *err)
@@ -382,8 +508,19 @@ image_gen(LimgImages *im, Image *img, const LimgLayerInfo *info, uint32_t settle
 	for (;;) {
 		if (img->gen && !img->stale && img->dev == info->dev && img->ino == info->ino) {
 			g = limg_gen_ref(img->gen);
+			if (!g->stack) {
+				g_mutex_unlock(&img->lock);
+				return g;
+			}
+			/* A stack: look at its parts without this image's lock. */
 			g_mutex_unlock(&img->lock);
-			return g;
+			if (stack_fresh(im, g))
+				return g;
+			g_mutex_lock(&img->lock);
+			if (img->gen == g)
+				img->stale = true;
+			limg_gen_unref(g);
+			continue;
 		}
 		if (!img->building)
 			break;
@@ -474,17 +611,23 @@ image_forget(LimgImages *im, const char *name)
 }
 
 void
-limg_images_mark_stale(LimgImages *im, LimgGen *g)
+limg_images_mark_stale(LimgImages *im, LimgGen *g, uint32_t node)
 {
 	Image *img = image_get(im, g->name, false);
+	uint32_t pnode;
+	size_t part;
 
-	if (!img)
-		return;
-	g_mutex_lock(&img->lock);
-	if (img->gen == g)
-		img->stale = true;
-	g_mutex_unlock(&img->lock);
-	image_unref(img);
+	if (img) {
+		g_mutex_lock(&img->lock);
+		if (img->gen == g)
+			img->stale = true;
+		g_mutex_unlock(&img->lock);
+		image_unref(img);
+	}
+	/* A stack: the part that holds the node is what changed. */
+	if (g->stack && limg_stack_source_origin(g->source, node, &part, &pnode) == 0 &&
+	    part < g->stack->gens->len)
+		limg_images_mark_stale(im, g->stack->gens->pdata[part], pnode);
 }
 
 int
@@ -546,7 +689,7 @@ precompute_build(void *ctx, const char *name, uint32_t settle_ms, int64_t *retry
 
 		limg_precompute_stats(im->pre, &ps);
 		limg_log(LIMG_LOG_INFO, "precompute: %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
-		         " layers ready (%s.iso, %u entries), %u settling; %.0f entries/s",
+		         " images ready (%s.iso, %u entries), %u settling; %.0f entries/s",
 		         ps.done + 1, ps.done + ps.queued + ps.delayed + ps.running, name,
 		         limg_gen_entries(g), ps.delayed, secs > 0 ? entries / secs : 0.0);
 	}
@@ -589,15 +732,68 @@ precompute_forget(void *ctx, const char *name)
 		im->notify(im->notify_ctx, name, LIMG_IMAGE_REMOVED);
 }
 
+/* Every image name of the store now: its layers, then its stacks. */
+static GPtrArray *
+store_names(LimgImages *im)
+{
+	g_autoptr(GPtrArray) layers = limg_store_list(im->store);
+	g_autoptr(GPtrArray) stacks = limg_store_stacks(im->store);
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+
+	for (guint i = 0; i < layers->len; i++)
+		g_ptr_array_add(out, g_strdup(((LimgLayerInfo *)layers->pdata[i])->id));
+	for (guint i = 0; i < stacks->len; i++)
+		g_ptr_array_add(out, g_strdup(stacks->pdata[i]));
+	return out;
+}
+
+/*
+ * The metadata changed: queue the images that appeared (a pull, a load,
+ * a commit, a create) and forget those that went (rmi, rm).
+ */
+static void
+precompute_resync(void *ctx)
+{
+	LimgImages *im = ctx;
+	g_autoptr(GPtrArray) names = NULL;
+	g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
+	GHashTable *now = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	GHashTableIter it;
+	gpointer key;
+
+	limg_store_meta_refresh(im->store);
+	names = store_names(im);
+	for (guint i = 0; i < names->len; i++)
+		g_hash_table_add(now, g_strdup(names->pdata[i]));
+	g_mutex_lock(&im->lock);
+	g_hash_table_iter_init(&it, im->known);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		if (!g_hash_table_contains(now, key))
+			g_ptr_array_add(gone, g_strdup(key));
+	}
+	for (guint i = 0; i < names->len; i++) {
+		if (!g_hash_table_contains(im->known, names->pdata[i]))
+			limg_precompute_queue(im->pre, names->pdata[i], 0);
+	}
+	g_hash_table_destroy(im->known);
+	im->known = now;
+	g_mutex_unlock(&im->lock);
+	for (guint i = 0; i < gone->len; i++)
+		precompute_forget(im, gone->pdata[i]);
+}
+
 gboolean
 limg_images_start(LimgImages *im, GError **error)
 {
+	g_auto(GStrv) meta = limg_store_meta_watch(im->store);
 	LimgPrecomputeOptions po = {
 		.workers = im->opts.workers,
 		.settle_ms = im->opts.settle_ms,
 		.watch_dir = limg_store_watch_dir(im->store),
+		.meta_dirs = (const char *const *)meta,
+		.resync = precompute_resync,
 	};
-	g_autoptr(GPtrArray) layers = NULL;
+	g_autoptr(GPtrArray) names = NULL;
 
 	im->started_us = g_get_monotonic_time();
 	if (im->opts.workers == 0 || im->pre)
@@ -605,11 +801,15 @@ limg_images_start(LimgImages *im, GError **error)
 	im->pre = limg_precompute_start(&po, precompute_build, precompute_forget, im, error);
 	if (!im->pre)
 		return FALSE;
-	layers = limg_store_list(im->store);
-	for (guint i = 0; i < layers->len; i++)
-		limg_precompute_queue(im->pre, ((LimgLayerInfo *)layers->pdata[i])->id, 0);
+	names = store_names(im);
+	g_mutex_lock(&im->lock);
+	for (guint i = 0; i < names->len; i++) {
+		g_hash_table_add(im->known, g_strdup(names->pdata[i]));
+		limg_precompute_queue(im->pre, names->pdata[i], 0);
+	}
+	g_mutex_unlock(&im->lock);
 	if (im->opts.progress)
-		limg_log(LIMG_LOG_INFO, "precompute: %u layers queued, %u workers", layers->len,
+		limg_log(LIMG_LOG_INFO, "precompute: %u images queued, %u workers", names->len,
 		         im->opts.workers);
 	return TRUE;
 }
@@ -645,6 +845,7 @@ limg_images_new(LimgStore *store, const LimgImagesOptions *opts)
 	g_mutex_init(&im->lock);
 	im->table = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 	                                  (GDestroyNotify)image_unref);
+	im->known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	return im;
 }
 
@@ -655,6 +856,7 @@ limg_images_free(LimgImages *im)
 		return;
 	limg_images_stop(im);
 	g_hash_table_destroy(im->table);
+	g_hash_table_destroy(im->known);
 	limg_handles_free(im->handles);
 	limg_block_cache_free(im->blocks);
 	limg_store_free(im->store);
@@ -687,11 +889,13 @@ void
 limg_images_stats(LimgImages *im, LimgImagesStats *out)
 {
 	g_autoptr(GPtrArray) layers = limg_store_list(im->store);
+	g_autoptr(GPtrArray) stacks = limg_store_stacks(im->store);
 	GHashTableIter it;
 	gpointer value;
 
 	memset(out, 0, sizeof(*out));
 	out->layers = layers->len;
+	out->stacks = stacks->len;
 	g_mutex_lock(&im->lock);
 	out->known = g_hash_table_size(im->table);
 	g_hash_table_iter_init(&it, im->table);

@@ -92,6 +92,7 @@ typedef struct {
 
 typedef struct {
 	unsigned layers;        /* in the store now */
+	unsigned stacks;        /* stacks the store's metadata names now */
 	unsigned known;         /* images in the table */
 	unsigned ready;         /* with a generation */
 	unsigned failed;        /* last build failed, no generation */
@@ -129,7 +130,7 @@ void limg_images_set_notify(LimgImages *im, LimgImagesNotifyFn fn, void *ctx);
 
 /*
  * Start the background workers (if opts.workers) and the store watcher,
- * and queue every layer of the store. After daemonizing.
+ * and queue every image of the store. After daemonizing.
  */
 gboolean limg_images_start(LimgImages *im, GError **error);
 

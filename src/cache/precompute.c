@@ -34,10 +34,12 @@ struct LimgPrecompute {
 	GThreadPool *pool;
 	GThread *watcher;
 	int inotify_fd;
+	int store_wd;             /* watch descriptor of watch_dir */
 	int wake_fd;              /* eventfd: new delayed job, or stop */
 	GMutex lock;
 	/* protected by lock */
 	GHashTable *scheduled;    /* name -> NULL: queued, delayed or running */
+	int64_t resync_at[2];     /* monotonic: look again then (0: not due) */
 	GArray *delayed;          /* Delayed */
 	bool stopping;
 	LimgPrecomputeStats st;
@@ -141,13 +143,16 @@ static void
 handle_events(LimgPrecompute *p)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool meta = false;
 	ssize_t len;
 
 	while ((len = read(p->inotify_fd, buf, sizeof(buf))) > 0) {
 		for (char *q = buf; q < buf + len;) {
 			const struct inotify_event *ev = (const struct inotify_event *)q;
 
-			if (ev->len && ev->name[0] != '.') {
+			if (ev->wd != p->store_wd) {
+				meta = true;   /* a metadata directory: resync once below */
+			} else if (ev->len && ev->name[0] != '.') {
 				if (ev->mask & (IN_CREATE | IN_MOVED_TO))
 					limg_precompute_queue(p, ev->name, p->opts.settle_ms);
 				else if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
@@ -156,6 +161,38 @@ handle_events(LimgPrecompute *p)
 			q += sizeof(*ev) + ev->len;
 		}
 	}
+	if (meta && p->opts.resync) {
+		int64_t now = g_get_monotonic_time();
+
+		p->opts.resync(p->ctx);
+		/*
+		 * Engines write an entry's files after the event that made it
+		 * appear (a container's config after its directory): look again
+		 * a little later.
+		 */
+		p->resync_at[0] = now + 500 * 1000;
+		p->resync_at[1] = now + 3000 * 1000;
+	}
+}
+
+/* Run due resyncs; ms until the next one, or -1. */
+static int
+run_resyncs(LimgPrecompute *p)
+{
+	int64_t now = g_get_monotonic_time(), next = -1;
+	bool due = false;
+
+	for (int i = 0; i < 2; i++) {
+		if (p->resync_at[i] && p->resync_at[i] <= now) {
+			p->resync_at[i] = 0;
+			due = true;
+		}
+		if (p->resync_at[i] && (next < 0 || p->resync_at[i] < next))
+			next = p->resync_at[i];
+	}
+	if (due && p->opts.resync)
+		p->opts.resync(p->ctx);
+	return next < 0 ? -1 : (int)((next - now) / 1000 + 1);
 }
 
 static gpointer
@@ -168,9 +205,11 @@ watch_thread(gpointer data)
 			{ .fd = p->wake_fd, .events = POLLIN },
 			{ .fd = p->inotify_fd, .events = POLLIN },
 		};
-		int timeout = run_due(p);
+		int timeout = run_due(p), rt = run_resyncs(p);
 		uint64_t v;
 
+		if (rt >= 0 && (timeout < 0 || rt < timeout))
+			timeout = rt;
 		if (poll(fds, p->inotify_fd >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents & POLLIN) {
@@ -203,6 +242,8 @@ limg_precompute_start(const LimgPrecomputeOptions *opts, LimgBuildFn build,
 	p->forget = forget;
 	p->ctx = ctx;
 	p->inotify_fd = -1;
+	p->store_wd = -1;
+	p->opts.meta_dirs = NULL;   /* only used here, below */
 	g_mutex_init(&p->lock);
 	p->scheduled = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	p->delayed = g_array_new(FALSE, FALSE, sizeof(Delayed));
@@ -212,14 +253,31 @@ limg_precompute_start(const LimgPrecomputeOptions *opts, LimgBuildFn build,
 		            "eventfd: %s", g_strerror(errno));
 		goto out_free;
 	}
-	if (opts->watch_dir) {
+	if (opts->watch_dir || opts->meta_dirs) {
 		p->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-		if (p->inotify_fd < 0 ||
-		    inotify_add_watch(p->inotify_fd, opts->watch_dir,
-		                      IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |
-		                      IN_ONLYDIR) < 0) {
+		if (p->inotify_fd < 0) {
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			            "inotify: %s", g_strerror(errno));
+			goto out_free;
+		}
+	}
+	if (opts->watch_dir) {
+		p->store_wd = inotify_add_watch(p->inotify_fd, opts->watch_dir,
+		                                IN_CREATE | IN_MOVED_TO | IN_DELETE |
+		                                IN_MOVED_FROM | IN_ONLYDIR);
+		if (p->store_wd < 0) {
 			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
 			            "watching %s: %s", opts->watch_dir, g_strerror(errno));
+			goto out_free;
+		}
+	}
+	for (guint i = 0; opts->meta_dirs && opts->meta_dirs[i]; i++) {
+		/* Metadata files are replaced by rename, or written in place. */
+		if (inotify_add_watch(p->inotify_fd, opts->meta_dirs[i],
+		                      IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |
+		                      IN_CLOSE_WRITE | IN_ONLYDIR) < 0 && errno != ENOENT) {
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			            "watching %s: %s", opts->meta_dirs[i], g_strerror(errno));
 			goto out_free;
 		}
 	}

@@ -2,10 +2,12 @@
  * precompute.h - lay out layers in the background, before anyone asks.
  *
  * A pool of worker threads (low CPU and I/O priority) runs a build
- * callback for each queued layer name; a watcher thread follows the store
- * directory with inotify and queues layers as they appear, after a settle
- * time (a layer still being extracted is retried later: the build
- * callback says when), and reports layers that vanish.
+ * callback for each queued image name; a watcher thread follows the
+ * store directory with inotify and queues layers as they appear, after a
+ * settle time (a layer still being extracted is retried later: the build
+ * callback says when), and reports layers that vanish. For a store with
+ * metadata it also follows the metadata directories and asks the owner
+ * to resync after each batch of changes.
  *
  * Knows nothing of FUSE or of the image format: the caller supplies the
  * callbacks. A name is queued at most once at a time.
@@ -39,10 +41,19 @@ typedef LimgBuildResult (*LimgBuildFn)(void *ctx, const char *name, uint32_t set
 /* Layer @name was removed from the store. */
 typedef void (*LimgForgetFn)(void *ctx, const char *name);
 
+/*
+ * Something changed in one of the metadata directories: find out what
+ * (once per batch of events, on the watcher thread).
+ */
+typedef void (*LimgResyncFn)(void *ctx);
+
 typedef struct {
 	unsigned workers;        /* >= 1 */
 	uint32_t settle_ms;      /* quiet time before a new layer is laid out */
-	const char *watch_dir;   /* store directory to watch, or NULL */
+	const char *watch_dir;   /* store directory whose entries are layers, or NULL */
+	const char *const *meta_dirs;  /* metadata directories to watch (NULL-terminated),
+	                                * or NULL */
+	LimgResyncFn resync;     /* called for changes in @meta_dirs */
 } LimgPrecomputeOptions;
 
 typedef struct LimgPrecompute LimgPrecompute;

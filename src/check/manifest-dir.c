@@ -319,6 +319,8 @@ LimgManifest *limg_manifest_from_dir(const char *dir, LimgManifestFlags flags,
 	close(fd);
 	if (!ok)
 		return NULL;
+	if (flags & LIMG_MANIFEST_LAYER)
+		limg_manifest_apply_layer_rule(m);
 	limg_manifest_group_links(m);
 	return g_steal_pointer(&m);
 }

@@ -159,6 +159,51 @@ LimgManifestEntry *limg_manifest_lookup(const LimgManifest *m,
 	return NULL;
 }
 
+static gboolean is_whiteout(const LimgManifestEntry *e)
+{
+	return e->type == LIMG_ENTRY_CHR && e->rdev_major == 0 && e->rdev_minor == 0;
+}
+
+void limg_manifest_apply_layer_rule(LimgManifest *m)
+{
+	static const char prefix[] = "trusted.overlay.";
+	gint64 newest = 0;
+	gboolean any = FALSE;
+
+	for (guint i = 0; i < m->entries->len; i++) {
+		const LimgManifestEntry *e = m->entries->pdata[i];
+
+		if (strcmp(e->path, ".") == 0 || is_whiteout(e))
+			continue;
+		if (!any || e->mtime > newest)
+			newest = e->mtime;
+		any = TRUE;
+	}
+	for (guint i = 0; i < m->entries->len; i++) {
+		LimgManifestEntry *e = m->entries->pdata[i];
+		gboolean root = strcmp(e->path, ".") == 0;
+
+		if (root || is_whiteout(e)) {
+			e->perm = root ? 0755 : 0;
+			e->uid = e->gid = 0;
+			e->mtime = newest;
+			g_clear_pointer(&e->link_key, g_free);
+			if (e->xattrs)
+				g_ptr_array_set_size(e->xattrs, 0);
+			continue;
+		}
+		for (guint k = 0; e->xattrs && k < e->xattrs->len;) {
+			const LimgXattr *x = e->xattrs->pdata[k];
+
+			if (strncmp(x->name, prefix, strlen(prefix)) == 0 &&
+			    strcmp(x->name, "trusted.overlay.opaque") != 0)
+				g_ptr_array_remove_index(e->xattrs, k);
+			else
+				k++;
+		}
+	}
+}
+
 void limg_manifest_group_links(LimgManifest *m)
 {
 	g_autoptr(GHashTable) groups = g_hash_table_new_full(

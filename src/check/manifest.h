@@ -164,6 +164,9 @@ LimgManifestEntry *limg_manifest_lookup(const LimgManifest *m,
  */
 void limg_manifest_group_links(LimgManifest *m);
 
+/* Apply the layer rule (LIMG_MANIFEST_LAYER) to @m, before grouping links. */
+void limg_manifest_apply_layer_rule(LimgManifest *m);
+
 /* Record that the reader refused to load @path (copied). */
 void limg_manifest_add_dropped(LimgManifest *m, const char *path);
 
@@ -191,6 +194,15 @@ const char *limg_entry_type_name(LimgEntryType type);
 
 typedef enum {
 	LIMG_MANIFEST_XATTRS = 1 << 0,	/* read xattrs too */
+	/*
+	 * The directory is a layer: expect what the image format makes of
+	 * a layer (README, "Image format"), not the directory as it is.
+	 * With T the newest mtime of the entries other than the root and
+	 * the whiteouts (char 0:0), 0 if none: the root is 0755, 0:0, mtime
+	 * T, no xattrs; a whiteout is mode 0000, 0:0, mtime T and no hard
+	 * link; no trusted.overlay.* xattr but trusted.overlay.opaque.
+	 */
+	LIMG_MANIFEST_LAYER = 1 << 1,
 } LimgManifestFlags;
 
 /* Error domain of the readers. */

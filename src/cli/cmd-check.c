@@ -33,6 +33,12 @@ static const char check_description[] =
 	"mtimes, hard-link groups and xattrs. Each difference is printed on\n"
 	"its own line, then a summary line.\n"
 	"\n"
+	"DIR is taken as a layer: what is expected is what the image format\n"
+	"makes of it (the root directory 0755, owner 0:0, time T = the newest\n"
+	"mtime of any other entry; whiteouts mode 0000, 0:0, time T, never hard\n"
+	"links; no trusted.overlay.* xattr but trusted.overlay.opaque). With\n"
+	"--as-is, DIR is compared as it is (e.g. against another writer's image).\n"
+	"\n"
 	"Readers and what they cannot see (those cases are not compared):\n"
 	"  libisofs    (default; the library under xorriso) reads Rock Ridge,\n"
 	"              AAIP xattrs of all namespaces and hard links of every\n"
@@ -80,7 +86,7 @@ print_compat(const char *dir, gboolean xattrs)
 int limg_cmd_check(int argc, char **argv)
 {
 	g_autofree char *reader = NULL;
-	gboolean no_xattrs = FALSE, quiet = FALSE, print = FALSE, help = FALSE;
+	gboolean no_xattrs = FALSE, quiet = FALSE, print = FALSE, help = FALSE, as_is = FALSE;
 	GOptionEntry options[] = {
 		{ "reader", 'r', 0, G_OPTION_ARG_STRING, &reader,
 		  "Read IMAGE with R: libisofs (default) or libarchive", "R" },
@@ -88,6 +94,9 @@ int limg_cmd_check(int argc, char **argv)
 		  "Do not read or compare extended attributes", NULL },
 		{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
 		  "Print nothing; only the exit status tells", NULL },
+		{ "as-is", 0, 0, G_OPTION_ARG_NONE, &as_is,
+		  "Compare with DIR as it is, not with what the image format makes of "
+		  "a layer (root and whiteout attributes, overlay xattrs)", NULL },
 		{ "print", 0, 0, G_OPTION_ARG_NONE, &print,
 		  "Print the manifest of IMAGE (or of a directory given in its "
 		  "place) and exit", NULL },
@@ -156,6 +165,8 @@ int limg_cmd_check(int argc, char **argv)
 	}
 	if (!no_xattrs)
 		flags |= LIMG_MANIFEST_XATTRS;
+	if (!as_is)
+		flags |= LIMG_MANIFEST_LAYER;
 
 	if (print && g_file_test(image, G_FILE_TEST_IS_DIR)) {
 		/* --print of a directory: the expected side, for diffing. */

@@ -117,6 +117,9 @@ opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 		g_ptr_array_add(c->layers, g_strdup(arg + strlen("layer=")));
 		return 0;
 	}
+	/* x-* options are for the tools around mount (x-systemd.after=...): not ours. */
+	if (key == FUSE_OPT_KEY_OPT && g_str_has_prefix(arg, "x-"))
+		return 0;
 	if (key == FUSE_OPT_KEY_NONOPT) {
 		/* SOURCE MOUNTPOINT, or just MOUNTPOINT with -o layer=. */
 		if (c->nonopt++ == 0 && !c->source) {

@@ -34,11 +34,24 @@
 
 static const LimgCliSpec spec = {
 	.cmd = "render",
-	.params = "[OPTION...] DIR",
+	.params = "[OPTION...] DIR [UPPER-DIR...]",
 	.summary =
 		"Write the ISO 9660 + Rock Ridge image of the layer directory DIR: exactly\n"
 		"the bytes the mount serves as <layer>.iso. The image is deterministic: the\n"
-		"same tree gives the same bytes wherever it lies and whatever DIR is called.",
+		"same tree gives the same bytes wherever it lies and whatever DIR is called.\n"
+		"\n"
+		"The image shows the layer, not the tool that extracted it: with T the\n"
+		"newest mtime of any entry other than the root and whiteouts (0 if none),\n"
+		"the root directory is written with mode 0755, owner 0:0, time T and no\n"
+		"xattrs; every whiteout (char 0:0) with mode 0000, owner 0:0, time T, as\n"
+		"its own entry (never a hard link); no trusted.overlay.* xattr but\n"
+		"trusted.overlay.opaque. So the same layer gives the same image in every\n"
+		"store and on every host.\n"
+		"\n"
+		"With several directories (lowest first, as overlayfs lowerdirs read\n"
+		"bottom-up), write one image of the stack flattened exactly as a read-only\n"
+		"overlay mount of them shows it: whiteouts and opaque directories applied\n"
+		"(also the .wh. forms of OCI tars), file data still read from each layer.",
 	.description =
 		"The compatibility report (on standard error) names what some target\n"
 		"reader (Linux isofs, NetBSD cd9660, libarchive, libisofs) will not see,\n"
@@ -56,6 +69,7 @@ typedef struct {
 } Writer;
 
 typedef struct {
+	const char *target;    /* the image asked for (parts of a stack build too) */
 	bool keep_going;
 	bool quiet;
 	uint64_t skipped;
@@ -203,8 +217,11 @@ print_findings(void *ctx, const char *name, const LimgReport *report, uint64_t s
 		               (char *)report->warnings->pdata[i]);
 	for (guint i = 0; i < report->errors->len; i++)
 		limg_cli_error(&spec, "%s", (char *)report->errors->pdata[i]);
-	f->skipped = skipped;
-	f->failed = report->errors->len > 0 || (skipped && !f->keep_going);
+	f->skipped += skipped;
+	if (report->errors->len > 0 || (skipped && !f->keep_going))
+		f->failed = true;
+	if (strcmp(name, f->target) != 0)
+		return;   /* a part of a stack: the report is the stack's */
 	if (!f->quiet && !f->failed) {
 		g_autoptr(GString) compat = g_string_new(NULL);
 
@@ -232,13 +249,17 @@ write_image(Writer *w, LimgGen *g, const char *dir)
 	return ret;
 }
 
-/* The image name of the layer (messages only): DIR's base name if usable. */
+/* The image name of layer @i of @n (messages only): DIR's base name if usable. */
 static char *
-layer_name(const char *dir)
+layer_name(const char *dir, int i, int n)
 {
 	g_autofree char *base = g_path_get_basename(dir);
 
-	return limg_store_valid_name(base) ? g_steal_pointer(&base) : g_strdup("layer");
+	if (!limg_store_valid_name(base) || strlen(base) > 200) {
+		g_free(base);
+		base = g_strdup("layer");
+	}
+	return n == 1 ? g_steal_pointer(&base) : g_strdup_printf("%02d-%s", i, base);
 }
 
 static void
@@ -296,11 +317,11 @@ limg_cmd_render(int argc, char **argv)
 	ret = limg_cli_parse(&spec, entries, &argc, &argv);
 	if (ret >= 0)
 		return ret;
-	if (argc != 2)
-		return limg_cli_usage_error(&spec, "expected exactly one layer directory");
+	if (argc < 2)
+		return limg_cli_usage_error(&spec, "expected a layer directory");
 	if (threads < 0)
 		return limg_cli_usage_error(&spec, "--threads=%d: expected a positive number", threads);
-	dir = argv[1];
+	dir = argc == 2 ? argv[1] : "the layer stack";
 	if (!out_path && !layout_only && isatty(STDOUT_FILENO)) {
 		limg_cli_error(&spec, "refusing to write an image to a terminal; use -o FILE");
 		return 2;
@@ -313,13 +334,26 @@ limg_cmd_render(int argc, char **argv)
 	iopts.strict = !keep_going;
 	iopts.volume_id = volume_id;
 
-	name = layer_name(dir);
 	store = limg_store_new(NULL, NULL, &error);
-	if (!store || !limg_store_add_dir(store, name, dir, &error)) {
+	if (store) {
+		g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func(g_free);
+
+		for (int i = 1; i < argc && !error; i++) {
+			g_ptr_array_add(parts, layer_name(argv[i], i - 1, argc - 1));
+			limg_store_add_dir(store, parts->pdata[i - 1], argv[i], &error);
+		}
+		g_ptr_array_add(parts, NULL);
+		if (!error)
+			name = argc == 2 ? g_strdup(parts->pdata[0]) : g_strdup("rootfs");
+		if (!error && argc > 2)
+			limg_store_add_stack(store, name, (const char *const *)parts->pdata, &error);
+	}
+	if (!store || error) {
 		limg_cli_error(&spec, "%s", error->message);
 		limg_store_free(store);
 		return 1;
 	}
+	findings.target = name;
 	im = limg_images_new(store, &iopts);
 	ret = limg_images_get(im, name, &g);
 	if (ret < 0) {

@@ -26,9 +26,13 @@ static const char usage[] =
 	"Commands:\n"
 	"  mount SOURCE MOUNTPOINT   the same as without a command\n"
 	"  render DIR [-o OUT]       write the image of layer DIR to OUT (or stdout)\n"
+	"  render DIR DIR... -o OUT  the same for a stack of layers, flattened\n"
 	"  check IMAGE DIR           read IMAGE back with an independent ISO reader\n"
 	"                            (libisofs or libarchive) and list every\n"
 	"                            difference from DIR; exit 1 on any\n"
+	"  stack [-m MNT] NAME       the disks of an image or a container (tag, id,\n"
+	"                            id prefix) under a mount: layer images, or\n"
+	"                            --rootfs; --qemu, --solo5, --json forms\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help                show this help\n"
@@ -61,6 +65,8 @@ main(int argc, char **argv)
 		return limg_cmd_render(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return limg_cmd_check(argc - 1, argv + 1);
+	if (strcmp(argv[1], "stack") == 0)
+		return limg_cmd_stack(argc - 1, argv + 1);
 	if (strcmp(argv[1], "mount") == 0) {
 		argv[1] = argv[0];
 		return limg_cmd_mount(argc - 1, argv + 1);

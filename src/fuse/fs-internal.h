@@ -31,20 +31,48 @@ struct LimgFs {
 /* What an open file is (fi->fh). */
 typedef struct {
 	LimgGen *gen;           /* images: the generation it opened */
-	GBytes *stats;          /* .stats: the snapshot taken at open */
+	GBytes *text;           /* .stats, layers: the text taken at open */
 } LimgOpenFile;
 
 #define LIMG_OPEN_FILE(fi) ((LimgOpenFile *)(uintptr_t)(fi)->fh)
 
-/* ------------------------------------------------------------ root.c */
+/* ------------------------------------------------------------ namespace.c */
 
 typedef enum {
 	LIMG_NODE_DIR,
 	LIMG_NODE_STATS,
-	LIMG_NODE_IMAGE,
+	LIMG_NODE_IMAGE,        /* an image of the image service */
+	LIMG_NODE_LINK,         /* a symlink to another path of the mount */
+	LIMG_NODE_TEXT,         /* a small generated text file */
 } LimgNodeKind;
 
-/* One directory entry of a listing. */
+/* What one path of the mount is now. */
+typedef struct {
+	LimgNodeKind kind;
+	char *image;            /* IMAGE: the image name */
+	char *target;           /* LINK: relative target */
+	char *text;             /* TEXT: its content */
+} LimgNsEntry;
+
+void limg_ns_entry_clear(LimgNsEntry *e);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(LimgNsEntry, limg_ns_entry_clear)
+
+/* A name in a directory listing. */
+typedef struct {
+	char *name;
+	LimgNodeKind kind;
+} LimgNsName;
+
+/* Resolve @path ("" is the root; no leading '/'). 0 or -ENOENT. */
+int limg_ns_resolve(LimgFs *fs, const char *path, LimgNsEntry *e);
+/* The names in directory @path (LimgNsName *, without "." and ".."). */
+int limg_ns_list(LimgFs *fs, const char *path, GPtrArray **out);
+/* Append a name (taken) to a listing. */
+void limg_ns_add(GPtrArray *out, char *name, LimgNodeKind kind);
+
+/* ------------------------------------------------------------ root.c */
+
+/* One directory entry of a listing, with its node id. */
 typedef struct {
 	char *name;
 	uint64_t ino;
@@ -64,14 +92,8 @@ int limg_root_lookup(LimgFs *fs, fuse_ino_t parent, const char *name,
 /* The kernel dropped @n references to @ino. */
 void limg_root_forget(LimgFs *fs, fuse_ino_t ino, uint64_t n);
 
-/* Kind of node @ino; -ENOENT if unknown. */
-int limg_root_kind(LimgFs *fs, fuse_ino_t ino, LimgNodeKind *kind);
-
-/* The image name of node @ino (caller frees), or NULL if it is none. */
-char *limg_root_image_name(LimgFs *fs, fuse_ino_t ino);
-
-/* The node id an image is (or would be) known by. */
-fuse_ino_t limg_root_image_ino(LimgFs *fs, const char *name);
+/* What node @ino is now (clear @e after). 0 or -ENOENT. */
+int limg_root_entry(LimgFs *fs, fuse_ino_t ino, LimgNsEntry *e);
 
 /*
  * Attributes of node @ino; an image's from @gen when given (an open file
@@ -130,6 +152,7 @@ void limg_fuse_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_in
 void limg_fuse_op_statfs(fuse_req_t req, fuse_ino_t ino);
 void limg_fuse_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi);
+void limg_fuse_op_readlink(fuse_req_t req, fuse_ino_t ino);
 
 /* readonly.c: every operation that would change the mount. */
 void limg_fuse_readonly_ops(struct fuse_lowlevel_ops *ops);

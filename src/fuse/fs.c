@@ -42,6 +42,7 @@ limg_fs_ops(void)
 		ops.getattr = limg_fuse_op_getattr;
 		ops.open = limg_fuse_op_open;
 		ops.read = limg_fuse_op_read;
+		ops.readlink = limg_fuse_op_readlink;
 		ops.flush = limg_fuse_op_flush;
 		ops.release = limg_fuse_op_release;
 		ops.fsync = limg_fuse_op_fsync;

@@ -88,48 +88,59 @@ void
 limg_fuse_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	LimgFs *fs = LIMG_FS(req);
-	g_autofree char *name = NULL;
+	g_auto(LimgNsEntry) e = { 0 };
 	LimgOpenFile *of;
-	LimgNodeKind kind;
 	LimgGen *g = NULL;
 	int ret;
 
-	ret = limg_root_kind(fs, ino, &kind);
+	ret = limg_root_entry(fs, ino, &e);
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	if (kind == LIMG_NODE_DIR) {
-		fuse_reply_err(req, EISDIR);
+	if (e.kind == LIMG_NODE_DIR || e.kind == LIMG_NODE_LINK) {
+		fuse_reply_err(req, e.kind == LIMG_NODE_DIR ? EISDIR : ELOOP);
 		return;
 	}
 	if (fi->flags & O_TRUNC) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (kind == LIMG_NODE_STATS) {
-		char *text = limg_stats_text(fs);
-
-		of = g_new0(LimgOpenFile, 1);
-		of->stats = g_bytes_new_take(text, strlen(text));
-		fi->fh = (uint64_t)(uintptr_t)of;
-		fi->direct_io = 1;
-		fuse_reply_open(req, fi);
-		return;
-	}
-	name = limg_root_image_name(fs, ino);
-	ret = name ? limg_images_get(fs->images, name, &g) : -ENOENT;
-	if (ret < 0) {
-		fuse_reply_err(req, reply_errno(ret));
-		return;
-	}
 	of = g_new0(LimgOpenFile, 1);
-	of->gen = g;
+	if (e.kind == LIMG_NODE_STATS || e.kind == LIMG_NODE_TEXT) {
+		char *text = e.kind == LIMG_NODE_STATS ? limg_stats_text(fs) : g_steal_pointer(&e.text);
+
+		of->text = g_bytes_new_take(text, strlen(text));
+		fi->direct_io = 1;
+	} else {
+		ret = limg_images_get(fs->images, e.image, &g);
+		if (ret < 0) {
+			g_free(of);
+			fuse_reply_err(req, reply_errno(ret));
+			return;
+		}
+		of->gen = g;
+		/* Images are immutable per generation: keep the page cache. */
+		fi->keep_cache = 1;
+		fi->noflush = 1;
+	}
 	fi->fh = (uint64_t)(uintptr_t)of;
-	/* Images are immutable per generation: keep the page cache. */
-	fi->keep_cache = 1;
-	fi->noflush = 1;
 	fuse_reply_open(req, fi);
+}
+
+/* Valid replies: fuse_reply_readlink, fuse_reply_err */
+void
+limg_fuse_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	g_auto(LimgNsEntry) e = { 0 };
+	int ret = limg_root_entry(LIMG_FS(req), ino, &e);
+
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else if (e.kind != LIMG_NODE_LINK)
+		fuse_reply_err(req, EINVAL);
+	else
+		fuse_reply_readlink(req, e.target);
 }
 
 /* Valid replies: fuse_reply_err */
@@ -140,8 +151,8 @@ limg_fuse_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (of) {
 		limg_gen_unref(of->gen);
-		if (of->stats)
-			g_bytes_unref(of->stats);
+		if (of->text)
+			g_bytes_unref(of->text);
 		g_free(of);
 	}
 	fuse_reply_err(req, 0);
@@ -192,7 +203,8 @@ limg_fuse_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size_t need;
 
 		st.st_ino = d->ino;
-		st.st_mode = d->kind == LIMG_NODE_DIR ? S_IFDIR : S_IFREG;
+		st.st_mode = d->kind == LIMG_NODE_DIR ? S_IFDIR :
+		             d->kind == LIMG_NODE_LINK ? S_IFLNK : S_IFREG;
 		need = fuse_add_direntry(req, buf + used, size - used, d->name, &st, (off_t)i + 1);
 		if (need > size - used)
 			break;

@@ -119,11 +119,11 @@ do_read(fuse_req_t req, LimgGen *g, size_t size, off_t off)
 	g_free(r.v);
 }
 
-/* The reply of a .stats read points into the snapshot: hold it (see above). */
+/* The reply of a text read points into the snapshot: hold it (see above). */
 static void
-read_stats(fuse_req_t req, LimgOpenFile *of, size_t size, off_t off)
+read_text(fuse_req_t req, LimgOpenFile *of, size_t size, off_t off)
 {
-	GBytes *b = g_bytes_ref(of->stats);
+	GBytes *b = g_bytes_ref(of->text);
 	gsize len;
 	const char *text = g_bytes_get_data(b, &len);
 
@@ -142,8 +142,8 @@ limg_fuse_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	LimgOpenFile *of = LIMG_OPEN_FILE(fi);
 	LimgGen *g;
 
-	if (of->stats) {
-		read_stats(req, of, size, off);
+	if (of->text) {
+		read_text(req, of, size, off);
 		return;
 	}
 	g = limg_gen_ref(of->gen);

@@ -1,16 +1,18 @@
 /*
- * root.c - the mount's namespace: node ids and what they stand for.
+ * root.c - node ids and what the kernel holds of the namespace
+ * (namespace.c says what each path is).
  *
  *   1                 the root directory
  *   2                 .stats
- *   hash of the name  <layer>.iso (FNV-1a of the layer name with bit 62
- *                     set, so ids are the same across mounts and never
- *                     meet the small fixed ones)
+ *   hash of the name  an image (FNV-1a of the image name with bit 62 set:
+ *                     the same across mounts, never meeting the small
+ *                     fixed ones)
+ *   hash of "/path"   every other node (directories, links, text files)
  *
  * The kernel holds a node from a lookup until it forgets it; the table
- * below keeps, per image node it holds, the name and the lookup count,
- * and drops the node at the last forget. Attributes always come from the
- * image service: a node whose layer left the store answers ENOENT.
+ * keeps, per node it holds, the path and the lookup count, and drops the
+ * node at the last forget. Attributes always come from the namespace and
+ * the image service: a node whose path went away answers ENOENT.
  */
 #include <config.h>
 
@@ -23,7 +25,7 @@
 
 typedef struct {
 	fuse_ino_t ino;
-	char *name;             /* image name */
+	char *path;             /* "" root, ".stats", "images/<id>/rootfs.iso", ... */
 	uint64_t nlookup;       /* kernel references */
 } Node;
 
@@ -31,7 +33,7 @@ struct LimgRoot {
 	GMutex lock;
 	/* protected by lock */
 	GHashTable *by_ino;     /* &ino -> Node * (owns) */
-	GHashTable *by_name;    /* name -> Node * */
+	GHashTable *by_path;    /* path -> Node * */
 };
 
 static void
@@ -39,7 +41,7 @@ node_free(gpointer p)
 {
 	Node *n = p;
 
-	g_free(n->name);
+	g_free(n->path);
 	g_free(n);
 }
 
@@ -50,7 +52,7 @@ limg_root_new(void)
 
 	g_mutex_init(&r->lock);
 	r->by_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, node_free);
-	r->by_name = g_hash_table_new(g_str_hash, g_str_equal);
+	r->by_path = g_hash_table_new(g_str_hash, g_str_equal);
 	return r;
 }
 
@@ -59,67 +61,82 @@ limg_root_free(LimgRoot *r)
 {
 	if (!r)
 		return;
-	g_hash_table_destroy(r->by_name);
+	g_hash_table_destroy(r->by_path);
 	g_hash_table_destroy(r->by_ino);
 	g_mutex_clear(&r->lock);
 	g_free(r);
 }
 
 static uint64_t
-name_hash(const char *name)
+fnv(const char *a, const char *b)
 {
 	/* FNV-1a, high bit set so it never meets small reserved numbers. */
 	uint64_t h = 0xcbf29ce484222325ull;
 
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ull;
+	for (const char *s = a; s; s = s == a ? b : NULL) {
+		for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+			h ^= *p;
+			h *= 0x100000001b3ull;
+		}
 	}
 	return h | (1ull << 62);
 }
 
-/* The id of image @name; r->lock held. Another name on its hash: the next free one. */
-static fuse_ino_t
-ino_locked(LimgRoot *r, const char *name)
+/* The preferred id of @path, of kind @kind (image: @image is its name). */
+static uint64_t
+path_hash(const char *path, LimgNodeKind kind, const char *image)
 {
-	Node *n = g_hash_table_lookup(r->by_name, name);
+	if (!*path)
+		return LIMG_ROOT_INO;
+	if (kind == LIMG_NODE_STATS)
+		return LIMG_STATS_INO;
+	return kind == LIMG_NODE_IMAGE ? fnv(image, NULL) : fnv("/", path);
+}
+
+/* The id of @path; r->lock held. Another path on its hash: the next free one. */
+static fuse_ino_t
+ino_locked(LimgRoot *r, const char *path, LimgNodeKind kind, const char *image)
+{
+	Node *n = g_hash_table_lookup(r->by_path, path);
 	uint64_t ino;
 
 	if (n)
 		return n->ino;
-	ino = name_hash(name);
+	ino = path_hash(path, kind, image);
+	if (ino == LIMG_ROOT_INO || ino == LIMG_STATS_INO)
+		return ino;
 	while ((n = g_hash_table_lookup(r->by_ino, &ino)) != NULL)
 		ino = (ino + 1) | (1ull << 62);
 	return ino;
 }
 
-fuse_ino_t
-limg_root_image_ino(LimgFs *fs, const char *name)
+static fuse_ino_t
+ino_of(LimgFs *fs, const char *path, LimgNodeKind kind, const char *image)
 {
 	fuse_ino_t ino;
 
 	g_mutex_lock(&fs->root->lock);
-	ino = ino_locked(fs->root, name);
+	ino = ino_locked(fs->root, path, kind, image);
 	g_mutex_unlock(&fs->root->lock);
 	return ino;
 }
 
-/* Count one kernel reference to image @name; its node id. */
+/* Count one kernel reference to @path; its node id. */
 static fuse_ino_t
-hold_image(LimgRoot *r, const char *name)
+hold(LimgRoot *r, const char *path, LimgNodeKind kind, const char *image)
 {
 	Node *n;
 
+	if (!*path || kind == LIMG_NODE_STATS)
+		return path_hash(path, kind, image);
 	g_mutex_lock(&r->lock);
-	n = g_hash_table_lookup(r->by_name, name);
+	n = g_hash_table_lookup(r->by_path, path);
 	if (!n) {
 		n = g_new0(Node, 1);
-		n->ino = ino_locked(r, name);
-		n->name = g_strdup(name);
+		n->ino = ino_locked(r, path, kind, image);
+		n->path = g_strdup(path);
 		g_hash_table_insert(r->by_ino, &n->ino, n);
-		g_hash_table_insert(r->by_name, n->name, n);
-		if (n->ino != name_hash(name))
-			limg_log(LIMG_LOG_DEBUG, "%s.iso: node id hash taken, using the next one", name);
+		g_hash_table_insert(r->by_path, n->path, n);
 	}
 	n->nlookup++;
 	g_mutex_unlock(&r->lock);
@@ -138,46 +155,41 @@ limg_root_forget(LimgFs *fs, fuse_ino_t ino, uint64_t count)
 	if (n) {
 		n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;
 		if (n->nlookup == 0) {
-			g_hash_table_remove(r->by_name, n->name);
+			g_hash_table_remove(r->by_path, n->path);
 			g_hash_table_remove(r->by_ino, &key);
 		}
 	}
 	g_mutex_unlock(&r->lock);
 }
 
-char *
-limg_root_image_name(LimgFs *fs, fuse_ino_t ino)
+/* The path of node @ino (caller frees), or NULL. */
+static char *
+path_of(LimgFs *fs, fuse_ino_t ino)
 {
 	uint64_t key = ino;
-	char *name = NULL;
+	char *path = NULL;
 	Node *n;
 
+	if (ino == LIMG_ROOT_INO)
+		return g_strdup("");
+	if (ino == LIMG_STATS_INO)
+		return g_strdup(LIMG_STATS_NAME);
 	g_mutex_lock(&fs->root->lock);
 	n = g_hash_table_lookup(fs->root->by_ino, &key);
 	if (n)
-		name = g_strdup(n->name);
+		path = g_strdup(n->path);
 	g_mutex_unlock(&fs->root->lock);
-	return name;
+	return path;
 }
 
+/* What node @ino is now. 0 or -ENOENT. */
 int
-limg_root_kind(LimgFs *fs, fuse_ino_t ino, LimgNodeKind *kind)
+limg_root_entry(LimgFs *fs, fuse_ino_t ino, LimgNsEntry *e)
 {
-	g_autofree char *name = NULL;
+	g_autofree char *path = path_of(fs, ino);
 
-	if (ino == LIMG_ROOT_INO) {
-		*kind = LIMG_NODE_DIR;
-		return 0;
-	}
-	if (ino == LIMG_STATS_INO) {
-		*kind = LIMG_NODE_STATS;
-		return 0;
-	}
-	name = limg_root_image_name(fs, ino);
-	if (!name)
-		return -ENOENT;
-	*kind = LIMG_NODE_IMAGE;
-	return 0;
+	memset(e, 0, sizeof(*e));
+	return path ? limg_ns_resolve(fs, path, e) : -ENOENT;
 }
 
 unsigned
@@ -192,25 +204,6 @@ limg_root_count(LimgFs *fs)
 }
 
 /* ------------------------------------------------------------ attributes */
-
-static void
-dir_attr(fuse_ino_t ino, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_mode = S_IFDIR | 0555;
-	st->st_nlink = 2;
-}
-
-static void
-stats_attr(struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = LIMG_STATS_INO;
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
-	st->st_size = 0;   /* generated at open; read with direct_io */
-}
 
 void
 limg_root_image_attr(LimgGen *gen, fuse_ino_t ino, struct stat *st)
@@ -229,76 +222,108 @@ limg_root_image_attr(LimgGen *gen, fuse_ino_t ino, struct stat *st)
 	st->st_atim.tv_sec = limg_gen_mtime(gen);
 }
 
+/* Attributes of entry @e as node @ino; an image's from @gen if given. */
+static int
+entry_attr(LimgFs *fs, const LimgNsEntry *e, fuse_ino_t ino, LimgGen *gen, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_nlink = 1;
+	switch (e->kind) {
+	case LIMG_NODE_DIR:
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		return 0;
+	case LIMG_NODE_STATS:
+		st->st_mode = S_IFREG | 0444;
+		st->st_size = 0;   /* generated at open; read with direct_io */
+		return 0;
+	case LIMG_NODE_TEXT:
+		st->st_mode = S_IFREG | 0444;
+		st->st_size = (off_t)strlen(e->text);
+		return 0;
+	case LIMG_NODE_LINK:
+		st->st_mode = S_IFLNK | 0777;
+		st->st_size = (off_t)strlen(e->target);
+		return 0;
+	case LIMG_NODE_IMAGE:
+		if (gen) {
+			limg_root_image_attr(gen, ino, st);
+		} else {
+			LimgGen *g = NULL;
+			int ret = limg_images_get(fs->images, e->image, &g);
+
+			if (ret < 0)
+				return ret;
+			limg_root_image_attr(g, ino, st);
+			limg_gen_unref(g);
+		}
+		return 0;
+	}
+	return -EIO;
+}
+
 int
 limg_root_attr(LimgFs *fs, fuse_ino_t ino, LimgGen *gen, struct stat *st)
 {
-	g_autofree char *name = NULL;
-	LimgGen *g = NULL;
+	g_auto(LimgNsEntry) e = { 0 };
 	int ret;
 
-	if (ino == LIMG_ROOT_INO) {
-		dir_attr(ino, st);
-		return 0;
-	}
-	if (ino == LIMG_STATS_INO) {
-		stats_attr(st);
-		return 0;
-	}
 	if (gen) {
 		limg_root_image_attr(gen, ino, st);
 		return 0;
 	}
-	name = limg_root_image_name(fs, ino);
-	if (!name)
-		return -ENOENT;
-	ret = limg_images_get(fs->images, name, &g);
-	if (ret < 0)
-		return ret;
-	limg_root_image_attr(g, ino, st);
-	limg_gen_unref(g);
-	return 0;
+	ret = limg_root_entry(fs, ino, &e);
+	return ret < 0 ? ret : entry_attr(fs, &e, ino, NULL, st);
 }
 
 /* ------------------------------------------------------------ lookup, list */
 
-/* "<layer>.iso" -> "<layer>", or NULL. Caller frees. */
 static char *
-image_name_of(const char *entry)
+child_path(const char *parent, const char *name)
 {
-	size_t len = strlen(entry), sl = strlen(LIMG_ISO_SUFFIX);
-
-	if (len <= sl || strcmp(entry + len - sl, LIMG_ISO_SUFFIX) != 0)
-		return NULL;
-	return g_strndup(entry, len - sl);
+	return *parent ? g_strconcat(parent, "/", name, NULL) : g_strdup(name);
 }
 
 int
 limg_root_lookup(LimgFs *fs, fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
 {
-	g_autofree char *image = NULL;
+	g_autofree char *ppath = path_of(fs, parent);
+	g_autofree char *path = NULL;
+	g_auto(LimgNsEntry) pe = { 0 };
+	g_auto(LimgNsEntry) ce = { 0 };
 	LimgGen *g = NULL;
+	fuse_ino_t ino;
 	int ret;
 
-	if (parent != LIMG_ROOT_INO)
-		return parent == LIMG_STATS_INO || limg_root_image_name(fs, parent) ? -ENOTDIR :
-		       -ENOENT;
+	if (!ppath)
+		return -ENOENT;
+	if ((ret = limg_ns_resolve(fs, ppath, &pe)) < 0)
+		return ret;
+	if (pe.kind != LIMG_NODE_DIR)
+		return -ENOTDIR;
+	if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -ENOENT;
+	path = child_path(ppath, name);
+	if ((ret = limg_ns_resolve(fs, path, &ce)) < 0)
+		return ret;
 	memset(e, 0, sizeof(*e));
 	e->attr_timeout = fs->opts.attr_timeout;
 	e->entry_timeout = fs->opts.attr_timeout;
-	if (strcmp(name, LIMG_STATS_NAME) == 0) {
-		e->ino = LIMG_STATS_INO;
-		stats_attr(&e->attr);
-		return 0;
+	if (ce.kind == LIMG_NODE_IMAGE) {
+		/* Build (or find) the image before the kernel learns of it. */
+		ret = limg_images_get(fs->images, ce.image, &g);
+		if (ret < 0)
+			return ret;
 	}
-	image = image_name_of(name);
-	if (!image)
-		return -ENOENT;
-	ret = limg_images_get(fs->images, image, &g);
-	if (ret < 0)
-		return ret;
-	e->ino = hold_image(fs->root, image);
-	limg_root_image_attr(g, e->ino, &e->attr);
+	ino = hold(fs->root, path, ce.kind, ce.image);
+	ret = entry_attr(fs, &ce, ino, g, &e->attr);
 	limg_gen_unref(g);
+	if (ret < 0) {
+		limg_root_forget(fs, ino, 1);
+		return ret;
+	}
+	e->ino = ino;
 	return 0;
 }
 
@@ -325,21 +350,29 @@ add_entry(GPtrArray *out, char *name, uint64_t ino, LimgNodeKind kind)
 int
 limg_root_list(LimgFs *fs, fuse_ino_t ino, GPtrArray **out)
 {
-	g_autoptr(GPtrArray) layers = NULL;
+	g_autofree char *path = path_of(fs, ino);
+	g_autoptr(GPtrArray) names = NULL;
 	GPtrArray *d;
+	int ret;
 
-	if (ino != LIMG_ROOT_INO)
-		return -ENOTDIR;
-	layers = limg_store_list(limg_images_store(fs->images));
+	if (!path)
+		return -ENOENT;
+	if ((ret = limg_ns_list(fs, path, &names)) < 0)
+		return ret;
 	d = g_ptr_array_new_with_free_func(dir_entry_free);
-	add_entry(d, g_strdup("."), LIMG_ROOT_INO, LIMG_NODE_DIR);
-	add_entry(d, g_strdup(".."), LIMG_ROOT_INO, LIMG_NODE_DIR);
-	add_entry(d, g_strdup(LIMG_STATS_NAME), LIMG_STATS_INO, LIMG_NODE_STATS);
-	for (guint i = 0; i < layers->len; i++) {
-		const LimgLayerInfo *li = layers->pdata[i];
+	add_entry(d, g_strdup("."), ino, LIMG_NODE_DIR);
+	add_entry(d, g_strdup(".."), ino, LIMG_NODE_DIR);   /* the kernel fills in the real one */
+	for (guint i = 0; i < names->len; i++) {
+		LimgNsName *n = names->pdata[i];
+		g_autofree char *cp = child_path(path, n->name);
+		g_autofree char *image = NULL;
 
-		add_entry(d, g_strconcat(li->id, LIMG_ISO_SUFFIX, NULL),
-		          limg_root_image_ino(fs, li->id), LIMG_NODE_IMAGE);
+		if (n->kind == LIMG_NODE_IMAGE) {
+			size_t len = strlen(cp) - strlen(LIMG_ISO_SUFFIX);
+
+			image = g_strndup(cp, len);
+		}
+		add_entry(d, g_steal_pointer(&n->name), ino_of(fs, cp, n->kind, image), n->kind);
 	}
 	*out = d;
 	return 0;
@@ -351,18 +384,30 @@ void
 limg_fs_on_image_event(void *ctx, const char *name, LimgImageEvent event)
 {
 	LimgFs *fs = ctx;
+	g_autofree char *path = g_strconcat(name, LIMG_ISO_SUFFIX, NULL);
+	uint64_t ino = 0, parent = 0;
+	char *slash = strrchr(path, '/');
+	Node *n;
 
-	if (event == LIMG_IMAGE_CHANGED) {
-		g_autofree char *held = NULL;
-		fuse_ino_t ino = limg_root_image_ino(fs, name);
-
-		/* Only a node the kernel holds can have cached pages. */
-		held = limg_root_image_name(fs, ino);
-		if (held && strcmp(held, name) == 0)
-			limg_notify_inode(fs->notify, ino);
+	g_mutex_lock(&fs->root->lock);
+	/* Only what the kernel holds can be in its caches. */
+	n = g_hash_table_lookup(fs->root->by_path, path);
+	if (n)
+		ino = n->ino;
+	if (!slash) {
+		parent = LIMG_ROOT_INO;
 	} else {
-		g_autofree char *entry = g_strconcat(name, LIMG_ISO_SUFFIX, NULL);
-
-		limg_notify_entry(fs->notify, LIMG_ROOT_INO, entry);
+		*slash = 0;
+		n = g_hash_table_lookup(fs->root->by_path, path);
+		if (n)
+			parent = n->ino;
+		*slash = '/';
+	}
+	g_mutex_unlock(&fs->root->lock);
+	if (event == LIMG_IMAGE_CHANGED) {
+		if (ino)
+			limg_notify_inode(fs->notify, ino);
+	} else if (parent) {
+		limg_notify_entry(fs->notify, parent, slash ? slash + 1 : path);
 	}
 }

@@ -15,9 +15,11 @@ limg_stats_text(LimgFs *fs)
 	unsigned pending;
 
 	limg_images_stats(fs->images, &st);
-	/* Pending: layers of the store without a ready or failed image yet. */
-	pending = st.layers > st.ready + st.failed ? st.layers - st.ready - st.failed : 0;
+	/* Pending: images of the store without a ready or failed generation yet. */
+	pending = st.layers + st.stacks > st.ready + st.failed ?
+	          st.layers + st.stacks - st.ready - st.failed : 0;
 	g_string_append_printf(s, "layers_in_store %u\n", st.layers);
+	g_string_append_printf(s, "stacks_in_store %u\n", st.stacks);
 	g_string_append_printf(s, "images_known %u\n", st.known);
 	g_string_append_printf(s, "images_laid_out %u\n", st.ready);
 	g_string_append_printf(s, "layouts_built %" G_GUINT64_FORMAT "\n", st.layouts);

@@ -25,6 +25,7 @@
 #include <glib.h>
 
 #include "source/source-dir-internal.h"
+#include "source/source-internal.h"
 
 /* The directory of the last file opened: one fd, shared by readers. */
 typedef struct {
@@ -95,41 +96,6 @@ open_beneath(int root_fd, const char *path, int extra)
 		return dir;
 	}
 }
-
-/* Is @st still the file node @n recorded? */
-static bool
-same_file(const struct stat *st, const LimgNode *n)
-{
-	return S_ISREG(st->st_mode) && st->st_ino == n->ino && st->st_dev == n->dev &&
-	       (uint64_t)st->st_size == n->size && st->st_mtim.tv_sec == n->mtime.sec &&
-	       (uint32_t)st->st_mtim.tv_nsec == n->mtime.nsec && st->st_ctim.tv_sec == n->ctime.sec &&
-	       (uint32_t)st->st_ctim.tv_nsec == n->ctime.nsec;
-}
-
-static int
-verify_open(int fd, const LimgNode *n)
-{
-	struct stat st;
-
-	if (fd < 0)
-		return fd == -ELOOP || fd == -EXDEV || fd == -ENOENT || fd == -ENOTDIR ? -ESTALE : fd;
-	if (fstat(fd, &st) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	if (!same_file(&st, n)) {
-		close(fd);
-		return -ESTALE;
-	}
-	/*
-	 * A regular file: O_NONBLOCK (which kept a swapped-in FIFO from
-	 * hanging the open) has no effect on its reads, so it stays.
-	 */
-	return fd;
-}
-
 
 /* Errors of a path open that mean "not what was scanned any more". */
 static int
@@ -225,7 +191,7 @@ dir_open(LimgSource *src, const LimgTree *tree, uint32_t node, LimgContent *out)
 	fd = openat(d->fd, limg_tree_name(tree, n),
 	            O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	dir_ref_unref(d);
-	fd = verify_open(fd < 0 ? -errno : fd, n);
+	fd = limg_source_verify_open(fd < 0 ? -errno : fd, n);
 	if (fd < 0)
 		return fd;
 	out->fd = fd;
@@ -241,7 +207,7 @@ dir_check(LimgSource *src, const LimgTree *tree, uint32_t node, const LimgConten
 
 	if (fstat(c->fd, &st) < 0)
 		return -errno;
-	return same_file(&st, &tree->nodes[node]) ? 0 : -ESTALE;
+	return limg_source_same_file(&st, &tree->nodes[node]) ? 0 : -ESTALE;
 }
 
 static int

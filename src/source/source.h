@@ -162,4 +162,41 @@ void limg_content_release(LimgContent *c);
  */
 int limg_dir_source_new(const char *root, const char *rel, LimgSource **out);
 
+/* ------------------------------------------------------------ stack */
+
+/* One part of a stack: a source and the tree it gave. Borrowed. */
+typedef struct {
+	LimgSource *source;
+	const LimgTree *tree;
+	bool files_only;      /* puts files on top only (tree/overlay.h) */
+} LimgStackPart;
+
+/*
+ * A stack of @n parts, lowest first: scan() gives their merged tree
+ * (tree/overlay.h: as overlayfs shows them), open() reads a node from the
+ * part it came from. The parts are borrowed: @release(@hold) is called
+ * when the stack is freed, to let go of what keeps them alive. The stack
+ * has no disk-cache identity (its key is NULL). 0 or -EINVAL (no part).
+ */
+int limg_stack_source_new(const LimgStackPart *parts, size_t n, GDestroyNotify release,
+                          gpointer hold, LimgSource **out);
+
+/*
+ * Where node @node of the stack's merged tree comes from: 0, the part's
+ * index in *part and the node in that part's tree in *part_node; or
+ * -EINVAL (not a stack, not scanned, no such node).
+ */
+int limg_stack_source_origin(LimgSource *src, uint32_t node, size_t *part, uint32_t *part_node);
+
+/* ------------------------------------------------------------ files */
+
+/*
+ * Files of directory @dir put at fixed paths: @map holds "DEST=NAME"
+ * pairs (DEST a relative path in the image, NAME a file name in @dir,
+ * NULL-terminated), e.g. "etc/hosts=hosts". Files that are missing are
+ * left out of the tree; no symlink is followed. No disk-cache identity.
+ * 0, -EINVAL (a bad pair), or the -errno of opening @dir.
+ */
+int limg_files_source_new(const char *dir, const char *const *map, LimgSource **out);
+
 #endif /* LIMG_SOURCE_H */

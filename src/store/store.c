@@ -1,6 +1,6 @@
 /*
- * store.c - the layer store: explicit layers, the backend choice and the
- * backends' registry; see store.h.
+ * store.c - the layer store: explicit layers, the backend choice, the
+ * backends' registry, the metadata snapshot and stacks; see store.h.
  */
 #include <config.h>
 
@@ -16,10 +16,25 @@
 /* How long a look at SOURCE decides the auto backend. */
 #define AUTO_TTL_US (1000 * 1000)
 
+/* In the order auto tries them (plain last: it takes anything). */
 static const LimgStoreBackend *const backends[] = {
-	&limg_store_plain,
+	&limg_store_docker,
+	&limg_store_containers,
 	&limg_store_overlay2,
+	&limg_store_plain,
 };
+
+#define STACK_IMAGES "images/"
+#define STACK_CONTAINERS "containers/"
+#define STACK_ROOTFS "/rootfs"
+
+/* What a metadata path looked like: a change of any field is a change. */
+typedef struct {
+	uint64_t ino;
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+	int64_t size;
+} PathMark;
 
 struct LimgStore {
 	char *source;           /* canonical; NULL: explicit layers only */
@@ -30,6 +45,9 @@ struct LimgStore {
 	/* protected by lock */
 	const LimgStoreBackend *backend;
 	gint64 detected_us;
+	LimgStoreMeta *meta;    /* last snapshot (metadata backends) */
+	char **meta_paths;      /* relative to SOURCE */
+	GArray *marks;          /* PathMark per meta path, as of @meta */
 };
 
 void
@@ -42,6 +60,9 @@ limg_layer_info_free(LimgLayerInfo *li)
 	g_free(li->rel);
 	g_free(li->parent);
 	g_strfreev(li->names);
+	if (li->parts)
+		g_ptr_array_free(li->parts, TRUE);
+	g_free(li->files_dir);
 	g_free(li);
 }
 
@@ -60,9 +81,10 @@ limg_store_valid_name(const char *name)
 static const LimgStoreBackend *
 detect(int dir_fd)
 {
-	/* overlay2 first: an overlay2 directory is also a directory of dirs. */
-	if (limg_store_overlay2.detect(dir_fd))
-		return &limg_store_overlay2;
+	for (guint i = 0; i < G_N_ELEMENTS(backends); i++) {
+		if (backends[i]->detect(dir_fd))
+			return backends[i];
+	}
 	return &limg_store_plain;
 }
 
@@ -82,7 +104,8 @@ limg_store_new(const char *source, const char *kind, GError **error)
 		}
 		if (!s->backend) {
 			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			            "store=%s: expected auto, plain or overlay2", kind);
+			            "store=%s: expected auto, plain, overlay2, docker or containers",
+			            kind);
 			return NULL;
 		}
 	}
@@ -112,6 +135,10 @@ limg_store_free(LimgStore *s)
 	if (s->dir_fd >= 0)
 		close(s->dir_fd);
 	g_free(s->source);
+	limg_store_meta_unref(s->meta);
+	g_strfreev(s->meta_paths);
+	if (s->marks)
+		g_array_free(s->marks, TRUE);
 	g_ptr_array_free(s->explicit, TRUE);
 	g_mutex_clear(&s->lock);
 	g_free(s);
@@ -126,7 +153,13 @@ limg_store_source(const LimgStore *s)
 const char *
 limg_store_watch_dir(const LimgStore *s)
 {
-	return s->source;
+	const LimgStoreBackend *b;
+
+	g_mutex_lock((GMutex *)&s->lock);
+	b = s->backend;
+	g_mutex_unlock((GMutex *)&s->lock);
+	/* With metadata, a layer counts once the metadata says it is committed. */
+	return b && b->read_meta ? NULL : s->source;
 }
 
 /* The backend to use now (auto: looked at again at most once a second). */
@@ -161,6 +194,8 @@ limg_store_kind(LimgStore *s)
 	return b ? b->name : "none";
 }
 
+static LimgLayerInfo *stack_info(const char *id, GPtrArray *parts, const char *files_dir);
+
 static LimgLayerInfo *
 explicit_find(const LimgStore *s, const char *id)
 {
@@ -180,6 +215,13 @@ explicit_info(const LimgLayerInfo *e)
 	LimgLayerInfo *li;
 	struct stat st;
 
+	if (e->kind == LIMG_LAYER_STACK) {
+		GPtrArray *parts = g_ptr_array_new_with_free_func(g_free);
+
+		for (guint i = 0; i < e->parts->len; i++)
+			g_ptr_array_add(parts, g_strdup(e->parts->pdata[i]));
+		return stack_info(e->id, parts, NULL);
+	}
 	if (stat(e->root, &st) < 0 || !S_ISDIR(st.st_mode))
 		return NULL;
 	li = g_new0(LimgLayerInfo, 1);
@@ -223,6 +265,26 @@ limg_store_add_dir(LimgStore *s, const char *name, const char *path, GError **er
 }
 
 gboolean
+limg_store_add_stack(LimgStore *s, const char *name, const char *const *parts, GError **error)
+{
+	LimgLayerInfo *li;
+
+	if (!limg_store_valid_name(name) || explicit_find(s, name)) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		            "'%s' is not a usable stack name, or taken", name);
+		return FALSE;
+	}
+	li = g_new0(LimgLayerInfo, 1);
+	li->kind = LIMG_LAYER_STACK;
+	li->id = g_strdup(name);
+	li->parts = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; parts[i]; i++)
+		g_ptr_array_add(li->parts, g_strdup(parts[i]));
+	g_ptr_array_add(s->explicit, li);
+	return TRUE;
+}
+
+gboolean
 limg_store_add_spec(LimgStore *s, const char *spec, GError **error)
 {
 	const char *colon = strchr(spec, ':');
@@ -256,19 +318,275 @@ cmp_info(gconstpointer a, gconstpointer b)
 	return strcmp(x->id, y->id);
 }
 
+/* ------------------------------------------------------------ metadata */
+
+static PathMark
+mark_of(int dir_fd, const char *path)
+{
+	PathMark m = { 0 };
+	struct stat st;
+
+	if (fstatat(dir_fd, path, &st, 0) == 0) {
+		m.ino = st.st_ino;
+		m.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		m.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+		m.size = st.st_size;
+	}
+	return m;
+}
+
+/*
+ * The snapshot of @b's metadata now: the cached one while no metadata
+ * path changed, else read again. A reference, or NULL (no metadata).
+ */
+/* Marks of @paths and of @m's pending paths. */
+static GArray *
+marks_of(int dir_fd, char **paths, const LimgStoreMeta *m)
+{
+	GArray *marks = g_array_new(FALSE, FALSE, sizeof(PathMark));
+
+	for (guint i = 0; paths[i]; i++) {
+		PathMark pm = mark_of(dir_fd, paths[i]);
+
+		g_array_append_val(marks, pm);
+	}
+	for (guint i = 0; m && i < m->pending->len; i++) {
+		PathMark pm = mark_of(dir_fd, m->pending->pdata[i]);
+
+		g_array_append_val(marks, pm);
+	}
+	return marks;
+}
+
+/*
+ * The snapshot of @b's metadata now: the cached one while no metadata
+ * path (nor a pending entry of it) changed, else read again (always, with
+ * @force). A reference, or NULL (no metadata).
+ */
+static LimgStoreMeta *
+meta_read(LimgStore *s, const LimgStoreBackend *b, bool force)
+{
+	g_autoptr(GArray) marks = NULL;
+	LimgStoreMeta *m;
+
+	if (!b->read_meta || s->dir_fd < 0)
+		return NULL;
+	g_mutex_lock(&s->lock);
+	if (!s->meta_paths || s->backend != b || !s->meta) {
+		g_strfreev(s->meta_paths);
+		s->meta_paths = b->meta_paths(s->source, s->dir_fd);
+	}
+	marks = marks_of(s->dir_fd, s->meta_paths, s->meta);
+	if (!force && s->meta && s->marks && s->marks->len == marks->len &&
+	    memcmp(s->marks->data, marks->data, marks->len * sizeof(PathMark)) == 0) {
+		m = limg_store_meta_ref(s->meta);
+		g_mutex_unlock(&s->lock);
+		return m;
+	}
+	g_mutex_unlock(&s->lock);
+
+	/*
+	 * Read outside the lock; a concurrent reader may read too. The marks
+	 * are taken before the read, so a change during it is seen next time.
+	 */
+	g_array_set_size(marks, g_strv_length(s->meta_paths));   /* before the read */
+	m = b->read_meta(s->source, s->dir_fd);
+	g_mutex_lock(&s->lock);
+	{
+		char *none[] = { NULL };
+		g_autoptr(GArray) pending = marks_of(s->dir_fd, none, m);
+
+		g_array_append_vals(marks, pending->data, pending->len);
+	}
+	limg_store_meta_unref(s->meta);
+	s->meta = limg_store_meta_ref(m);
+	if (s->marks)
+		g_array_free(s->marks, TRUE);
+	s->marks = g_steal_pointer(&marks);
+	g_mutex_unlock(&s->lock);
+	return m;
+}
+
+static LimgStoreMeta *
+meta_now(LimgStore *s, const LimgStoreBackend *b)
+{
+	return meta_read(s, b, false);
+}
+
+void
+limg_store_meta_refresh(LimgStore *s)
+{
+	if (s->dir_fd >= 0)
+		limg_store_meta_unref(meta_read(s, backend_now(s), true));
+}
+
+LimgStoreMeta *
+limg_store_meta(LimgStore *s)
+{
+	return s->dir_fd >= 0 ? meta_now(s, backend_now(s)) : NULL;
+}
+
+char **
+limg_store_meta_watch(LimgStore *s)
+{
+	const LimgStoreBackend *b;
+	char **rel;
+	GPtrArray *out;
+
+	if (s->dir_fd < 0)
+		return NULL;
+	b = backend_now(s);
+	if (!b->meta_paths)
+		return NULL;
+	rel = b->meta_paths(s->source, s->dir_fd);
+	out = g_ptr_array_new();
+	for (guint i = 0; rel[i]; i++)
+		g_ptr_array_add(out, g_canonicalize_filename(rel[i], s->source));
+	g_ptr_array_add(out, NULL);
+	g_strfreev(rel);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/* A record of metadata layer @ml, if its directory is there. */
+static LimgLayerInfo *
+meta_layer_info(const LimgStore *s, const LimgMetaLayer *ml)
+{
+	LimgLayerInfo *li;
+	struct stat st;
+
+	if (limg_store_stat_dir(s->source, s->dir_fd, ml->rel, &st) < 0)
+		return NULL;
+	li = limg_store_dir_layer(s->source, ml->id, ml->rel, &st);
+	/* Committed, says the metadata: no settling, no guessing. */
+	li->settle = false;
+	if (ml->diff_id || ml->chain_id) {
+		GPtrArray *names = g_ptr_array_new();
+
+		if (ml->diff_id)
+			g_ptr_array_add(names, g_strdup(ml->diff_id));
+		if (ml->chain_id)
+			g_ptr_array_add(names, g_strdup(ml->chain_id));
+		g_ptr_array_add(names, NULL);
+		li->names = (GStrv)g_ptr_array_free(names, FALSE);
+	}
+	return li;
+}
+
+static LimgLayerInfo *
+stack_info(const char *id, GPtrArray *parts, const char *files_dir)
+{
+	LimgLayerInfo *li = g_new0(LimgLayerInfo, 1);
+
+	li->kind = LIMG_LAYER_STACK;
+	li->id = g_strdup(id);
+	li->parts = parts;
+	li->files_dir = g_strdup(files_dir);
+	li->complete = true;
+	return li;
+}
+
+/* "images/<id>/rootfs" or "containers/<id>/rootfs" of @m, or NULL. */
+static LimgLayerInfo *
+stack_lookup(const LimgStoreMeta *m, const char *name)
+{
+	g_autofree char *id = NULL;
+	const char *rest;
+	size_t n;
+
+	if (g_str_has_prefix(name, STACK_IMAGES))
+		rest = name + strlen(STACK_IMAGES);
+	else if (g_str_has_prefix(name, STACK_CONTAINERS))
+		rest = name + strlen(STACK_CONTAINERS);
+	else
+		return NULL;
+	n = strlen(rest);
+	if (n <= strlen(STACK_ROOTFS) || strcmp(rest + n - strlen(STACK_ROOTFS), STACK_ROOTFS) != 0)
+		return NULL;
+	id = g_strndup(rest, n - strlen(STACK_ROOTFS));
+	if (g_str_has_prefix(name, STACK_IMAGES)) {
+		LimgMetaImage *im = limg_store_meta_image(m, id);
+		GPtrArray *parts;
+
+		if (!im)
+			return NULL;
+		parts = g_ptr_array_new_with_free_func(g_free);
+		for (guint i = 0; i < im->layers->len; i++)
+			g_ptr_array_add(parts, g_strdup(((LimgMetaLayer *)im->layers->pdata[i])->id));
+		return stack_info(name, parts, NULL);
+	} else {
+		LimgMetaContainer *c = limg_store_meta_container(m, id);
+		GPtrArray *parts;
+
+		if (!c)
+			return NULL;
+		/* The image's flattened root, then what the container adds. */
+		parts = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_add(parts, g_strdup_printf(STACK_IMAGES "%s" STACK_ROOTFS, c->image->id));
+		if (c->init)
+			g_ptr_array_add(parts, g_strdup(c->init->id));
+		return stack_info(name, parts, c->files_dir);
+	}
+}
+
+GPtrArray *
+limg_store_stacks(LimgStore *s)
+{
+	g_autoptr(LimgStoreMeta) m = limg_store_meta(s);
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+
+	for (guint i = 0; i < s->explicit->len; i++) {
+		const LimgLayerInfo *e = s->explicit->pdata[i];
+
+		if (e->kind == LIMG_LAYER_STACK)
+			g_ptr_array_add(out, g_strdup(e->id));
+	}
+	if (!m)
+		return out;
+	for (guint i = 0; i < m->images->len; i++)
+		g_ptr_array_add(out, g_strdup_printf(STACK_IMAGES "%s" STACK_ROOTFS,
+		                                     ((LimgMetaImage *)m->images->pdata[i])->id));
+	for (guint i = 0; i < m->containers->len; i++)
+		g_ptr_array_add(out, g_strdup_printf(STACK_CONTAINERS "%s" STACK_ROOTFS,
+		                                     ((LimgMetaContainer *)m->containers->pdata[i])->id));
+	return out;
+}
+
+/* ------------------------------------------------------------ list, lookup */
+
 GPtrArray *
 limg_store_list(LimgStore *s)
 {
 	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)limg_layer_info_free);
 
 	for (guint i = 0; i < s->explicit->len; i++) {
-		LimgLayerInfo *li = explicit_info(s->explicit->pdata[i]);
+		const LimgLayerInfo *e = s->explicit->pdata[i];
+		LimgLayerInfo *li = e->kind == LIMG_LAYER_DIR ? explicit_info(e) : NULL;
 
 		if (li)
 			g_ptr_array_add(out, li);
 	}
-	if (s->dir_fd >= 0)
-		backend_now(s)->list(s->source, s->dir_fd, out, taken_by_explicit, s);
+	if (s->dir_fd >= 0) {
+		const LimgStoreBackend *b = backend_now(s);
+		g_autoptr(LimgStoreMeta) m = meta_now(s, b);
+
+		if (m) {
+			GHashTableIter it;
+			gpointer v;
+
+			g_hash_table_iter_init(&it, m->layers);
+			while (g_hash_table_iter_next(&it, NULL, &v)) {
+				LimgLayerInfo *li;
+
+				if (explicit_find(s, ((LimgMetaLayer *)v)->id))
+					continue;
+				li = meta_layer_info(s, v);
+				if (li)
+					g_ptr_array_add(out, li);
+			}
+		} else {
+			b->list(s->source, s->dir_fd, out, taken_by_explicit, s);
+		}
+	}
 	g_ptr_array_sort(out, cmp_info);
 	return out;
 }
@@ -276,8 +594,15 @@ limg_store_list(LimgStore *s)
 LimgLayerInfo *
 limg_store_lookup(LimgStore *s, const char *id)
 {
+	const LimgStoreBackend *b;
 	const LimgLayerInfo *e;
+	g_autoptr(LimgStoreMeta) m = NULL;
 
+	if (s->dir_fd >= 0 && (g_str_has_prefix(id, STACK_IMAGES) ||
+	                       g_str_has_prefix(id, STACK_CONTAINERS))) {
+		m = limg_store_meta(s);
+		return m ? stack_lookup(m, id) : NULL;
+	}
 	if (!limg_store_valid_name(id))
 		return NULL;
 	e = explicit_find(s, id);
@@ -285,7 +610,14 @@ limg_store_lookup(LimgStore *s, const char *id)
 		return explicit_info(e);
 	if (s->dir_fd < 0)
 		return NULL;
-	return backend_now(s)->lookup(s->source, s->dir_fd, id);
+	b = backend_now(s);
+	m = meta_now(s, b);
+	if (m) {
+		LimgMetaLayer *ml = g_hash_table_lookup(m->layers, id);
+
+		return ml ? meta_layer_info(s, ml) : NULL;
+	}
+	return b->lookup(s->source, s->dir_fd, id);
 }
 
 /* ------------------------------------------------------------ backends */

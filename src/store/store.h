@@ -1,21 +1,45 @@
 /*
- * store.h - which layers a layer store holds, what they are called and
- * what each of them is.
+ * store.h - which layers and images a store holds, what they are called
+ * and what each of them is.
  *
  * A store is SOURCE, read through one backend, plus single layers added
  * by name (-o layer=NAME:PATH, which hide a SOURCE layer of that name).
  * Backends (store-*.c, registered in store.c):
  *
- *   plain     SOURCE is a directory of layer directories; each one is a
- *             layer, served as it is;
- *   overlay2  SOURCE is Docker's overlay2/ directory: a layer is <id>/diff
- *             (directories without diff/, like l/, are not layers); it is
- *             complete once Docker wrote <id>/link.
+ *   plain       SOURCE is a directory of layer directories; each one is a
+ *               layer, served as it is;
+ *   overlay2    SOURCE is an overlay2 directory without metadata beside
+ *               it: a layer is <id>/diff (directories without diff/, like
+ *               l/, are not layers); complete once <id>/link exists;
+ *   docker      a Docker data root (/var/lib/docker) or its overlay2/
+ *               directory: layers are what image/overlay2/layerdb says
+ *               (committed layers, by diff-id and chain-id) plus the
+ *               containers' init layers; images and tags come from
+ *               imagedb and repositories.json, containers from
+ *               layerdb/mounts and containers/<id>/; a container's
+ *               writable layer is never a layer of the store;
+ *   containers  a containers-storage graph root (buildah, podman, CRI-O)
+ *               or its overlay/ directory: layers from
+ *               overlay-layers/layers.json (complete ones), images from
+ *               overlay-images/images.json, containers from
+ *               overlay-containers/containers.json; writable layers are
+ *               never layers of the store.
  *
  * With store=auto (the default) the backend is chosen by looking at
- * SOURCE: overlay2 if it has an l/ directory or any <dir>/diff, else
- * plain. An empty directory may become an overlay2 store later (Docker
- * starting after the mount), so auto looks again at most once a second.
+ * SOURCE: docker or containers when their metadata is there, else
+ * overlay2 if it has an l/ directory or any <dir>/diff, else plain. An
+ * empty directory may become an overlay2 store later (Docker starting
+ * after the mount), so auto looks again at most once a second.
+ *
+ * Metadata is read, never written, with a real JSON parser; a file or
+ * entry that is missing, truncated, inconsistent or hostile is logged
+ * once with the file it came from and left out, and everything else is
+ * still served.
+ *
+ * Stacks: besides its layers, a store with metadata names stacks, images
+ * made of other images: "images/<image-id>/rootfs" (the image's layers,
+ * flattened) and "containers/<container-id>/rootfs" (the image's rootfs
+ * + the container's init layer + its hosts, hostname and resolv.conf).
  *
  * Layer directories are never symlinks: a layer whose directory (or
  * diff/) is a symlink is refused with a log line, so a store cannot be
@@ -23,11 +47,14 @@
  * their directories; names starting with '.' or longer than 250 bytes are
  * skipped.
  *
- * What the store caches: only the auto backend's choice (for at most a
- * second). Every list and lookup looks at the file system, so layers
- * that appear or vanish are seen at once.
+ * What the store caches: the auto backend's choice (for at most a
+ * second) and the last metadata snapshot, which is read again whenever
+ * one of the backend's metadata files or directories changed (checked by
+ * stat at every use). Layer directories are looked at at every call, so
+ * layers that appear or vanish are seen at once.
  *
- * Thread model: thread-safe; calls are reentrant.
+ * Thread model: thread-safe; calls are reentrant. Snapshots are
+ * immutable and refcounted.
  */
 #ifndef LIMG_STORE_H
 #define LIMG_STORE_H
@@ -41,6 +68,7 @@ typedef struct LimgStore LimgStore;
 
 typedef enum {
 	LIMG_LAYER_DIR,       /* a directory tree: @root + @rel */
+	LIMG_LAYER_STACK,     /* images merged as overlayfs shows them: @parts */
 } LimgLayerKind;
 
 /* One layer, as the store sees it now. */
@@ -58,6 +86,10 @@ typedef struct {
 	bool complete;        /* completely written: may be laid out */
 	bool settle;          /* completeness is a guess: wait until nothing in
 	                       * it changed for the settle time */
+	/* STACK */
+	GPtrArray *parts;     /* char *: image names, lowest first */
+	char *files_dir;      /* hosts, hostname, resolv.conf put on top as
+	                       * etc/..., from this directory; or NULL */
 } LimgLayerInfo;
 
 void limg_layer_info_free(LimgLayerInfo *li);
@@ -65,6 +97,65 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(LimgLayerInfo, limg_layer_info_free)
 
 /* "<root>/<rel>": the served path, for messages and cache keys. Caller frees. */
 char *limg_layer_info_path(const LimgLayerInfo *li);
+
+/* ------------------------------------------------------------ metadata */
+
+/* A layer the metadata knows. */
+typedef struct {
+	char *id;             /* store layer id: the mount's <id>.iso */
+	char *rel;            /* its directory below SOURCE */
+	char *diff_id;        /* "sha256:<hex>" of its tar, or NULL (init layers) */
+	char *chain_id;       /* "sha256:<hex>", or NULL */
+	bool init;            /* a container's init layer */
+} LimgMetaLayer;
+
+/* An image: an ordered stack of layers. */
+typedef struct {
+	char *id;             /* hex digest of its config, no "sha256:" */
+	GPtrArray *tags;      /* char *: "repository:tag", sorted */
+	GPtrArray *layers;    /* LimgMetaLayer * (borrowed), lowest first */
+} LimgMetaImage;
+
+typedef struct {
+	char *id;
+	LimgMetaImage *image;     /* borrowed */
+	LimgMetaLayer *init;      /* borrowed; NULL when the engine makes none */
+	char *files_dir;          /* absolute: where its hosts, hostname and
+	                           * resolv.conf are (may not exist yet) */
+} LimgMetaContainer;
+
+/* What a store's metadata says at one moment. Immutable; refcounted. */
+typedef struct {
+	gint ref;
+	uint64_t serial;          /* a new number for every new snapshot */
+	GHashTable *layers;       /* id -> LimgMetaLayer * (owns) */
+	GHashTable *by_diff;      /* hex -> LimgMetaLayer * */
+	GHashTable *by_chain;     /* hex -> LimgMetaLayer * */
+	GPtrArray *images;        /* LimgMetaImage *, sorted by id (owns) */
+	GPtrArray *containers;    /* LimgMetaContainer *, sorted by id (owns) */
+	GHashTable *tags;         /* "repository:tag" -> LimgMetaImage * */
+	GPtrArray *pending;       /* char *: paths (relative to SOURCE) of entries
+	                           * still being written, left out for now; a change
+	                           * of any of them makes the snapshot stale */
+} LimgStoreMeta;
+
+LimgStoreMeta *limg_store_meta_new(void);
+LimgStoreMeta *limg_store_meta_ref(LimgStoreMeta *m);
+void limg_store_meta_unref(LimgStoreMeta *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(LimgStoreMeta, limg_store_meta_unref)
+
+/* Lookups in a snapshot; NULL when absent. Borrowed. */
+LimgMetaImage *limg_store_meta_image(const LimgStoreMeta *m, const char *id);
+LimgMetaContainer *limg_store_meta_container(const LimgStoreMeta *m, const char *id);
+
+/*
+ * The metadata snapshot now: a reference (caller unrefs), or NULL for a
+ * store without metadata (plain, overlay2).
+ */
+LimgStoreMeta *limg_store_meta(LimgStore *s);
+
+/* Read the metadata again now, whatever the marks say (after an event). */
+void limg_store_meta_refresh(LimgStore *s);
 
 /* One backend: how SOURCE names and describes its layers. */
 typedef struct {
@@ -79,14 +170,26 @@ typedef struct {
 	             bool (*skip)(const char *name, void *ctx), void *ctx);
 	/* The layer @id, or NULL. */
 	LimgLayerInfo *(*lookup)(const char *source, int dir_fd, const char *id);
+	/*
+	 * Metadata backends: read the snapshot now (never NULL: an empty one
+	 * when nothing can be read, problems logged); the paths (relative to
+	 * SOURCE, a new NULL-terminated vector) whose changes change it. For
+	 * these, list and lookup may be NULL: the store core answers from the
+	 * snapshot.
+	 */
+	LimgStoreMeta *(*read_meta)(const char *source, int dir_fd);
+	char **(*meta_paths)(const char *source, int dir_fd);
 } LimgStoreBackend;
 
 extern const LimgStoreBackend limg_store_plain;
 extern const LimgStoreBackend limg_store_overlay2;
+extern const LimgStoreBackend limg_store_docker;
+extern const LimgStoreBackend limg_store_containers;
 
 /*
  * Open the store at @source (NULL: only explicit layers), read with the
- * backend named @kind ("plain", "overlay2"; NULL or "auto": detect).
+ * backend named @kind ("plain", "overlay2", "docker", "containers"; NULL
+ * or "auto": detect).
  * Fails if @source is not a readable directory or @kind is unknown.
  */
 LimgStore *limg_store_new(const char *source, const char *kind, GError **error);
@@ -98,6 +201,13 @@ gboolean limg_store_add_spec(LimgStore *s, const char *spec, GError **error);
 
 /* Add directory @path as layer @name (render's single layer). */
 gboolean limg_store_add_dir(LimgStore *s, const char *name, const char *path, GError **error);
+
+/*
+ * Add stack @name: the images @parts (NULL-terminated), lowest first,
+ * flattened (render of several directories).
+ */
+gboolean limg_store_add_stack(LimgStore *s, const char *name, const char *const *parts,
+                              GError **error);
 
 /* All layers now present, sorted by id: LimgLayerInfo *, caller frees. */
 GPtrArray *limg_store_list(LimgStore *s);
@@ -111,7 +221,16 @@ const char *limg_store_source(const LimgStore *s);
 /* The directory whose entries come and go with layers (inotify), or NULL. */
 const char *limg_store_watch_dir(const LimgStore *s);
 
-/* The backend in use now: "plain", "overlay2" (auto may change). */
+/*
+ * Directories (absolute, NULL-terminated; caller g_strfreev()s) whose
+ * changes change the metadata (inotify), or NULL for a store without.
+ */
+char **limg_store_meta_watch(LimgStore *s);
+
+/* Names of every stack the metadata knows now, sorted (caller frees). */
+GPtrArray *limg_store_stacks(LimgStore *s);
+
+/* The backend in use now: "plain", "overlay2", "docker", "containers". */
 const char *limg_store_kind(LimgStore *s);
 
 /* Valid as a layer directory name in a store (no '/', no leading '.'). */

@@ -60,45 +60,7 @@ START=$(date +%s)
 BUSYBOX=$(limg_qemu_busybox) || skip "no static busybox (install busybox-static)"
 
 # ------------------------------------------------------------- kernel
-KROOT=${LIMG_QEMU_KROOT:-}
-# scripts/install-deps.sh unpacks Debian's cloud kernel here.
-if [ -z "$KROOT" ] && [ -z "${LIMG_QEMU_KERNEL:-}" ] &&
-   [ -d /var/tmp/limg-test-cache/kroot/boot ]; then
-	KROOT=/var/tmp/limg-test-cache/kroot
-fi
-# mod_ok VER MOD: MOD is built into kernel VER or exists as a module.
-mod_ok() {
-	grep -q "/$2\.ko" "$KROOT/lib/modules/$1/modules.builtin" 2>/dev/null && return 0
-	modprobe -d "$KROOT/" -S "$1" --show-depends "$2" >/dev/null 2>&1
-}
-
-kernel_ok() {	# kernel_ok VER
-	# An unpacked (not installed) kernel package has no modules.dep yet.
-	if [ -n "$KROOT" ] && [ -d "$KROOT/lib/modules/$1" ] &&
-	   [ ! -f "$KROOT/lib/modules/$1/modules.dep" ]; then
-		depmod -b "$KROOT" "$1" 2>/dev/null || return 1
-	fi
-	for _m in isofs virtio_blk virtio_pci; do
-		mod_ok "$1" "$_m" || return 1
-	done
-}
-
-KERNEL=${LIMG_QEMU_KERNEL:-}
-KVER=
-if [ -n "$KERNEL" ]; then
-	[ -r "$KERNEL" ] || fail "LIMG_QEMU_KERNEL=$KERNEL is not readable"
-	KVER=$(basename "$KERNEL" | sed -n 's/^vmlinuz-//p')
-else
-	for k in $(ls "$KROOT"/boot/vmlinuz-* 2>/dev/null | sort -V -r); do
-		v=${k##*/vmlinuz-}
-		if [ -r "$k" ] && kernel_ok "$v"; then
-			KERNEL=$k
-			KVER=$v
-			break
-		fi
-	done
-	[ -n "$KERNEL" ] || skip "no guest kernel with isofs + virtio_blk in $KROOT/boot (install linux-image-cloud-amd64)"
-fi
+limg_qemu_kernel isofs virtio_blk virtio_pci || skip "$limg_qemu_why"
 
 # ------------------------------------------------------------- layers
 mktmpdir
@@ -217,26 +179,8 @@ cp "$BUSYBOX" "$ird/bin/busybox"
 ln -s busybox "$ird/bin/sh"
 
 # Modules in load order (dependencies first), unless built in.
-modlist=$tmpdir/modules
-: > "$modlist"
-for m in virtio_pci virtio_blk isofs; do
-	if ! grep -q "/$m\.ko" "$KROOT/lib/modules/$KVER/modules.builtin" 2>/dev/null; then
-		modprobe -d "$KROOT/" -S "$KVER" --show-depends "$m" 2>/dev/null |
-			awk '$1 == "insmod" { print $2 }' >> "$modlist"
-	fi
-done
-loadlist=
-for path in $(awk '!seen[$0]++' "$modlist"); do
-	name=$(basename "$path")
-	case $name in
-	*.ko) cp "$path" "$ird/lib/modules/$name" ;;
-	*.ko.xz) xz -dc "$path" > "$ird/lib/modules/${name%.xz}"; name=${name%.xz} ;;
-	*.ko.zst) zstd -qdc "$path" > "$ird/lib/modules/${name%.zst}"; name=${name%.zst} ;;
-	*.ko.gz) gzip -dc "$path" > "$ird/lib/modules/${name%.gz}"; name=${name%.gz} ;;
-	*) fail "unknown module file $path" ;;
-	esac || fail "cannot copy module $path"
-	loadlist="$loadlist $name"
-done
+limg_qemu_modules "$ird" virtio_pci virtio_blk isofs || fail "cannot copy the guest's modules"
+loadlist=$limg_loadlist
 
 # The guest prints, per disk, busybox stat lines and sha256sum lines
 # between markers; the host makes the same raw lists of the layers with
@@ -376,7 +320,7 @@ manifest() {
 		perm = mode % 4096
 		n = ++cnt
 		path[n] = p; type[p] = ty
-		line[p] = "type=" ty " mode=" oct(perm) " uid=" f[2] " gid=" f[3]
+		pm[p] = perm; us[p] = f[2]; gs[p] = f[3]
 		size[p] = (ty == "f") ? f[4] : "-"
 		nl[p] = f[5]; ino[p] = f[9]
 		if (ty != "d") links[f[9]]++
@@ -396,10 +340,30 @@ manifest() {
 	}
 	END {
 		if (bad) exit 1
+		# The host side is a layer: the image shows it by the layer rule
+		# (README, "Image format"): the root 0755 0:0 at T, whiteouts
+		# 0000 0:0 at T and never hard links, T the newest other mtime.
+		if (side == "host") {
+			T = 0; any = 0
+			for (i = 1; i <= cnt; i++) {
+				p = path[i]
+				if (p == "." || (type[p] == "c" && dev[p] == "0:0")) continue
+				if (!any || mt[p] + 0 > T + 0) T = mt[p]
+				any = 1
+			}
+			for (i = 1; i <= cnt; i++) {
+				p = path[i]
+				if (p != "." && !(type[p] == "c" && dev[p] == "0:0")) continue
+				pm[p] = p == "." ? 493 : 0; us[p] = 0; gs[p] = 0; mt[p] = T
+				if (p != ".") { links[ino[p]] = 1; nl[p] = 1 }
+			}
+		}
 		for (i = 1; i <= cnt; i++) {
 			p = path[i]
+			line[p] = "type=" type[p] " mode=" oct(pm[p]) " uid=" us[p] " gid=" gs[p]
 			n = nl[p]
-			if (side == "host" && type[p] != "d") n = links[ino[p]]
+			if (side == "host" && type[p] != "d")
+				n = (type[p] == "c" && dev[p] == "0:0") ? 1 : links[ino[p]]
 			m = mt[p]
 			if (m < -2147483648 || m > 2147483647) m = "(64-bit)"
 			d = dev[p]

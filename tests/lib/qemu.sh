@@ -5,6 +5,19 @@
 #
 #	limg_qemu_busybox	print the path of a static busybox (a guest
 #				initramfs needs one), or return 1
+#	limg_qemu_kernel MODULE...
+#				find a guest kernel that has MODULE... built
+#				in or as modules: sets KERNEL, KVER and KROOT
+#				(LIMG_QEMU_KERNEL, LIMG_QEMU_KROOT, else the
+#				cloud kernel scripts/install-deps.sh unpacks
+#				into /var/tmp/limg-test-cache/kroot, else
+#				/boot); returns 1 with a reason in
+#				$limg_qemu_why when there is none
+#	limg_qemu_modules DIR MODULE...
+#				copy MODULE... and their dependencies (those
+#				not built in) into DIR/lib/modules,
+#				decompressed; sets $limg_loadlist to their
+#				file names in load order
 #	limg_qemu_accel KERNEL BUSYBOX [WORKDIR]
 #				decide the accelerator for guests booting
 #				KERNEL: sets $limg_accel to "kvm" or "tcg" and
@@ -21,8 +34,9 @@
 # console and powers off) under "-machine accel=kvm", killed after
 # LIMG_QEMU_PROBE_TIMEOUT seconds (25). Anything else (no writable
 # /dev/kvm, QEMU refusing KVM, the probe timing out or not printing the
-# marker) chooses TCG. The decision is made once per process: later calls
-# return the cached one.
+# marker) chooses TCG. The decision is made once per process (later calls
+# return it) and once per boot of the machine: it is kept in
+# $LIMG_TEST_CACHE/qemu-accel-<boot id> (/var/tmp/limg-test-cache).
 #
 # Environment:
 #	LIMG_QEMU_ACCEL		"kvm" or "tcg": no probe, use this
@@ -32,6 +46,82 @@
 
 limg_accel=
 limg_accel_why=
+limg_qemu_why=
+limg_loadlist=
+
+# _limg_mod_ok VER MOD: MOD is built into kernel VER or exists as a module.
+_limg_mod_ok() {
+	grep -q "/$2\.ko" "$KROOT/lib/modules/$1/modules.builtin" 2>/dev/null && return 0
+	modprobe -d "$KROOT/" -S "$1" --show-depends "$2" >/dev/null 2>&1
+}
+
+# _limg_kernel_ok VER MODULE...
+_limg_kernel_ok() {
+	_kv=$1
+	shift
+	# An unpacked (not installed) kernel package has no modules.dep yet.
+	if [ -n "$KROOT" ] && [ -d "$KROOT/lib/modules/$_kv" ] &&
+	   [ ! -f "$KROOT/lib/modules/$_kv/modules.dep" ]; then
+		depmod -b "$KROOT" "$_kv" 2>/dev/null || return 1
+	fi
+	for _m; do
+		_limg_mod_ok "$_kv" "$_m" || return 1
+	done
+}
+
+limg_qemu_kernel() {
+	KROOT=${LIMG_QEMU_KROOT:-}
+	if [ -z "$KROOT" ] && [ -z "${LIMG_QEMU_KERNEL:-}" ] &&
+	   [ -d /var/tmp/limg-test-cache/kroot/boot ]; then
+		KROOT=/var/tmp/limg-test-cache/kroot
+	fi
+	KERNEL=${LIMG_QEMU_KERNEL:-}
+	KVER=
+	if [ -n "$KERNEL" ]; then
+		if [ ! -r "$KERNEL" ]; then
+			limg_qemu_why="LIMG_QEMU_KERNEL=$KERNEL is not readable"
+			return 1
+		fi
+		KVER=$(basename "$KERNEL" | sed -n 's/^vmlinuz-//p')
+		return 0
+	fi
+	for _k in $(ls "$KROOT"/boot/vmlinuz-* 2>/dev/null | sort -V -r); do
+		_v=${_k##*/vmlinuz-}
+		if [ -r "$_k" ] && _limg_kernel_ok "$_v" "$@"; then
+			KERNEL=$_k
+			KVER=$_v
+			return 0
+		fi
+	done
+	limg_qemu_why="no guest kernel with $* in $KROOT/boot (install linux-image-cloud-amd64)"
+	return 1
+}
+
+limg_qemu_modules() {
+	_md=$1
+	shift
+	mkdir -p "$_md/lib/modules"
+	_ml=$(mktemp)
+	for _m; do
+		if ! grep -q "/$_m\.ko" "$KROOT/lib/modules/$KVER/modules.builtin" 2>/dev/null; then
+			modprobe -d "$KROOT/" -S "$KVER" --show-depends "$_m" 2>/dev/null |
+				awk '$1 == "insmod" { print $2 }' >> "$_ml"
+		fi
+	done
+	limg_loadlist=
+	for _p in $(awk '!seen[$0]++' "$_ml"); do
+		_n=$(basename "$_p")
+		case $_n in
+		*.ko) cp "$_p" "$_md/lib/modules/$_n" ;;
+		*.ko.xz) xz -dc "$_p" > "$_md/lib/modules/${_n%.xz}"; _n=${_n%.xz} ;;
+		*.ko.zst) zstd -qdc "$_p" > "$_md/lib/modules/${_n%.zst}"; _n=${_n%.zst} ;;
+		*.ko.gz) gzip -dc "$_p" > "$_md/lib/modules/${_n%.gz}"; _n=${_n%.gz} ;;
+		*) echo "qemu.sh: unknown module file $_p" >&2; rm -f "$_ml"; return 1 ;;
+		esac || { echo "qemu.sh: cannot copy module $_p" >&2; rm -f "$_ml"; return 1; }
+		limg_loadlist="$limg_loadlist $_n"
+	done
+	rm -f "$_ml"
+}
 
 limg_qemu_busybox() {
 	for _b in /bin/busybox /usr/bin/busybox; do
@@ -122,7 +212,14 @@ limg_qemu_accel() {
 			limg_accel_why="forced by LIMG_QEMU_ACCEL"
 			;;
 		'')
-			if [ -n "${3:-}" ]; then
+			# One probe per boot of this machine: a KVM that hangs
+			# keeps hanging until the host changes.
+			_bid=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
+			_cf=${LIMG_TEST_CACHE:-/var/tmp/limg-test-cache}/qemu-accel-$_bid
+			if [ -r "$_cf" ] && read -r limg_accel limg_accel_why < "$_cf" &&
+			   { [ "$limg_accel" = kvm ] || [ "$limg_accel" = tcg ]; }; then
+				limg_accel_why="$limg_accel_why (probed earlier this boot)"
+			elif [ -n "${3:-}" ]; then
 				_limg_qemu_probe "$1" "$2" "$3/kvm-probe"
 				rm -rf "$3/kvm-probe"
 			else
@@ -133,6 +230,12 @@ limg_qemu_accel() {
 				_limg_qemu_probe "$1" "$2" "$_pdir"
 				rm -rf "$_pdir"
 			fi
+			case $limg_accel_why in
+			*"earlier this boot)") ;;
+			*) mkdir -p "${_cf%/*}" 2>/dev/null &&
+			   echo "$limg_accel $limg_accel_why" > "$_cf.$$" 2>/dev/null &&
+			   mv "$_cf.$$" "$_cf" 2>/dev/null || rm -f "$_cf.$$" ;;
+			esac
 			;;
 		*)
 			echo "limg_qemu_accel: LIMG_QEMU_ACCEL=$LIMG_QEMU_ACCEL: want kvm or tcg" >&2
