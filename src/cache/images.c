@@ -31,6 +31,8 @@ typedef struct {
 	LimgGen *gen;           /* current generation, or NULL */
 	bool building;
 	bool stale;             /* a source file changed: lay out again */
+	bool provisional;       /* @gen was built while the layer was still
+	                         * being written: lay out again once complete */
 	int error;              /* last build error (-errno), 0 if none */
 	uint64_t dev, ino;      /* identity of the layer directory of @gen */
 	uint64_t next_gen;
@@ -401,8 +403,12 @@ gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number
 	 */
 	ret = build_tree(im, img->name, src, &id, number == 1, info->settle ? settle_ms : 0,
 	                 retry_at_us, &report, &tree, &from_disk, &skipped);
-	/* The disk cache keeps what the source gave: it is verified against it. */
-	if (ret == 0 && !from_disk && id.key && disk_usable(im)) {
+	/*
+	 * The disk cache keeps what the source gave (it is verified against
+	 * it), of complete layers only: a layer still being written is served
+	 * as it is now and laid out again once complete.
+	 */
+	if (ret == 0 && !from_disk && id.key && info->complete && disk_usable(im)) {
 		int sret = limg_persist_save(im->cache_dir, &id, tree, NULL);
 
 		if (sret < 0)
@@ -506,7 +512,8 @@ image_gen(LimgImages *im, Image *img, const LimgLayerInfo *info, uint32_t settle
 
 	g_mutex_lock(&img->lock);
 	for (;;) {
-		if (img->gen && !img->stale && img->dev == info->dev && img->ino == info->ino) {
+		if (img->gen && !img->stale && img->dev == info->dev && img->ino == info->ino &&
+		    !(img->provisional && info->complete)) {
 			g = limg_gen_ref(img->gen);
 			if (!g->stack) {
 				g_mutex_unlock(&img->lock);
@@ -527,7 +534,8 @@ image_gen(LimgImages *im, Image *img, const LimgLayerInfo *info, uint32_t settle
 		g_cond_wait(&img->cond, &img->lock);
 	}
 	img->building = true;
-	number = ++img->next_gen;
+	/* Numbered when served: a refused or failed build takes no number. */
+	number = img->next_gen + 1;
 	replaced = img->gen != NULL;
 	g_mutex_unlock(&img->lock);
 
@@ -540,7 +548,9 @@ image_gen(LimgImages *im, Image *img, const LimgLayerInfo *info, uint32_t settle
 	} else if (g) {
 		old = img->gen;
 		img->gen = limg_gen_ref(g);
+		img->next_gen = number;
 		img->stale = false;
+		img->provisional = !info->complete;
 		img->error = 0;
 		img->dev = info->dev;
 		img->ino = info->ino;
@@ -796,7 +806,7 @@ limg_images_start(LimgImages *im, GError **error)
 	g_autoptr(GPtrArray) names = NULL;
 
 	im->started_us = g_get_monotonic_time();
-	if (im->opts.workers == 0 || im->pre)
+	if (im->pre)
 		return TRUE;
 	im->pre = limg_precompute_start(&po, precompute_build, precompute_forget, im, error);
 	if (!im->pre)
@@ -808,7 +818,7 @@ limg_images_start(LimgImages *im, GError **error)
 		limg_precompute_queue(im->pre, names->pdata[i], 0);
 	}
 	g_mutex_unlock(&im->lock);
-	if (im->opts.progress)
+	if (im->opts.progress && im->opts.workers)
 		limg_log(LIMG_LOG_INFO, "precompute: %u images queued, %u workers", names->len,
 		         im->opts.workers);
 	return TRUE;

@@ -129,8 +129,9 @@ void limg_images_free(LimgImages *im);
 void limg_images_set_notify(LimgImages *im, LimgImagesNotifyFn fn, void *ctx);
 
 /*
- * Start the background workers (if opts.workers) and the store watcher,
- * and queue every image of the store. After daemonizing.
+ * Start the store watcher (layers and metadata that come and go) and the
+ * background workers (if opts.workers), and queue every image of the
+ * store for them. After daemonizing.
  */
 gboolean limg_images_start(LimgImages *im, GError **error);
 

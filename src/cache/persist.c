@@ -124,23 +124,122 @@ limg_persist_save(const char *dir, const LimgSourceId *id, const LimgTree *tree,
 	return 0;
 }
 
-/* Structural sanity of a loaded tree, beyond the checksum. */
+/* Is [off, off + len] (the NUL after it included) inside @sl bytes of strings? */
+static bool
+in_strings(const LimgTree *t, uint64_t off, uint64_t len)
+{
+	return off < t->strings.len && len < t->strings.len - off &&
+	       t->strings.buf[off + len] == 0;
+}
+
+/* Does the xattr blob at @off lie wholly inside the strings? */
+static bool
+xattrs_valid(const LimgTree *t, uint32_t off)
+{
+	uint64_t sl = t->strings.len, p = off;
+	uint32_t count;
+
+	if (p + 4 > sl)
+		return false;
+	memcpy(&count, t->strings.buf + p, 4);
+	p += 4;
+	if (count == 0 || count > 65536)
+		return false;
+	for (uint32_t i = 0; i < count; i++) {
+		uint16_t nl;
+		uint32_t vl;
+
+		if (p + 6 > sl)
+			return false;
+		memcpy(&nl, t->strings.buf + p, 2);
+		memcpy(&vl, t->strings.buf + p + 2, 4);
+		p += 6;
+		if (nl == 0 || memchr(t->strings.buf + p, 0, MIN((uint64_t)nl, sl - p)) ||
+		    p + nl + (uint64_t)vl > sl)
+			return false;
+		p += nl + (uint64_t)vl;
+	}
+	return true;
+}
+
+static bool
+type_valid(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR: case S_IFBLK:
+	case S_IFIFO: case S_IFSOCK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * The tree invariant of tree.h, checked in full: a file that passes the
+ * checksum was still written by someone, and the layout, the walk of
+ * paths and the opening of files by name trust every field below.
+ *  - node 0 is a directory; every other node's parent is a directory of
+ *    a lower index (so there is no cycle) that lists it among its
+ *    children; a directory's children are a range of higher indices,
+ *    sorted by name without duplicates; other nodes have none;
+ *  - names are 1..255 bytes inside the strings, NUL-terminated, without
+ *    '/' or NUL, never "." or ".." (they are opened with openat());
+ *  - symlinks, and only they, have a target inside the strings;
+ *  - an xattr blob lies wholly inside the strings.
+ */
 static bool
 tree_valid(const LimgTree *t)
 {
-	size_t sl = t->strings.len;
-
-	if (t->n_nodes == 0 || !S_ISDIR(t->nodes[0].mode) || sl == 0 || t->strings.buf[sl - 1] != 0)
+	if (t->n_nodes == 0 || !S_ISDIR(t->nodes[0].mode) || t->strings.len == 0 ||
+	    t->strings.buf[t->strings.len - 1] != 0)
 		return false;
 	for (uint32_t i = 0; i < t->n_nodes; i++) {
 		const LimgNode *n = &t->nodes[i];
+		const char *name = (const char *)t->strings.buf + n->name;
 
-		if (n->parent >= t->n_nodes || n->name >= sl || (size_t)n->name + n->name_len >= sl ||
-		    (n->target != LIMG_NONE && n->target >= sl) ||
-		    (n->xattrs != LIMG_NONE && n->xattrs >= sl) ||
-		    (uint64_t)n->first_child + n->nchildren > t->n_nodes)
+		if (!type_valid(n->mode) || !in_strings(t, n->name, n->name_len))
 			return false;
-		if (n->target != LIMG_NONE && (size_t)n->target + n->size >= sl)
+		if (i == 0 ? n->name_len != 0 || n->parent != 0 :
+		    n->name_len == 0 || n->name_len > 255 || n->parent >= i ||
+		    memchr(name, '/', n->name_len) || memchr(name, 0, n->name_len) ||
+		    (n->name_len == 1 && name[0] == '.') ||
+		    (n->name_len == 2 && name[0] == '.' && name[1] == '.'))
+			return false;
+		if (S_ISLNK(n->mode) != (n->target != LIMG_NONE) ||
+		    (n->target != LIMG_NONE && !in_strings(t, n->target, n->size)))
+			return false;
+		if (n->xattrs != LIMG_NONE && !xattrs_valid(t, n->xattrs))
+			return false;
+		if (!S_ISDIR(n->mode)) {
+			if (n->nchildren != 0)
+				return false;
+			continue;
+		}
+		if (n->nchildren &&
+		    (n->first_child <= i || (uint64_t)n->first_child + n->nchildren > t->n_nodes))
+			return false;
+		for (uint32_t c = n->first_child; c < n->first_child + n->nchildren; c++) {
+			const LimgNode *cn = &t->nodes[c];
+
+			if (cn->parent != i)
+				return false;
+			if (c > n->first_child) {
+				const LimgNode *pn = &t->nodes[c - 1];
+				size_t k = MIN(pn->name_len, cn->name_len);
+				int r = memcmp(t->strings.buf + pn->name, t->strings.buf + cn->name, k);
+
+				if (r > 0 || (r == 0 && pn->name_len >= cn->name_len))
+					return false;
+			}
+		}
+	}
+	/* Every node is listed by its parent: ranges checked above, counts here. */
+	{
+		uint64_t listed = 0;
+
+		for (uint32_t i = 0; i < t->n_nodes; i++)
+			listed += S_ISDIR(t->nodes[i].mode) ? t->nodes[i].nchildren : 0;
+		if (listed != (uint64_t)t->n_nodes - 1)
 			return false;
 	}
 	return true;
@@ -184,7 +283,7 @@ limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out)
 	*out = NULL;
 	fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -EIO;
+		return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -EIO;
 	if (fstat(fd, &st) < 0 || !read_exact(fd, &h, sizeof(h), 0))
 		goto out_close;
 	if (memcmp(h.magic, magic, sizeof(magic)) != 0 || h.version != LIMG_PERSIST_VERSION ||

@@ -37,8 +37,9 @@ int limg_persist_save(const char *dir, const LimgSourceId *id, const LimgTree *t
 /*
  * Load the tree saved for @id. Returns 0 and a new tree (caller frees),
  * -ENOENT when there is no file, -ESTALE when the file is for another
- * key or fingerprint, -EBADMSG when it is truncated, corrupt or of
- * another format version (stale and bad files are removed).
+ * key or fingerprint, -EBADMSG when it is truncated, corrupt, of another
+ * format version or not a valid tree (stale and bad files are removed),
+ * -EIO when it cannot be opened (permissions, I/O errors).
  */
 int limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out);
 

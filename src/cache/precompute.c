@@ -236,8 +236,6 @@ limg_precompute_start(const LimgPrecomputeOptions *opts, LimgBuildFn build,
 	LimgPrecompute *p = g_new0(LimgPrecompute, 1);
 
 	p->opts = *opts;
-	if (p->opts.workers == 0)
-		p->opts.workers = 1;
 	p->build = build;
 	p->forget = forget;
 	p->ctx = ctx;
@@ -281,9 +279,12 @@ limg_precompute_start(const LimgPrecomputeOptions *opts, LimgBuildFn build,
 			goto out_free;
 		}
 	}
-	p->pool = g_thread_pool_new(worker, p, (gint)p->opts.workers, FALSE, error);
-	if (!p->pool)
-		goto out_free;
+	/* No workers: the watcher alone (forget, resync); queued names are dropped. */
+	if (p->opts.workers) {
+		p->pool = g_thread_pool_new(worker, p, (gint)p->opts.workers, FALSE, error);
+		if (!p->pool)
+			goto out_free;
+	}
 	p->watcher = g_thread_new("limg-watch", watch_thread, p);
 	return p;
 out_free:
@@ -305,6 +306,10 @@ limg_precompute_queue(LimgPrecompute *p, const char *name, uint32_t delay_ms)
 
 	g_mutex_lock(&p->lock);
 	if (p->stopping || g_hash_table_contains(p->scheduled, name)) {
+		g_mutex_unlock(&p->lock);
+		return;
+	}
+	if (!p->pool) {
 		g_mutex_unlock(&p->lock);
 		return;
 	}
@@ -337,7 +342,8 @@ limg_precompute_stop(LimgPrecompute *p)
 	wake(p);
 	g_thread_join(p->watcher);
 	/* Queued jobs see stopping and return at once; wait for them all. */
-	g_thread_pool_free(p->pool, FALSE, TRUE);
+	if (p->pool)
+		g_thread_pool_free(p->pool, FALSE, TRUE);
 	for (guint i = 0; i < p->delayed->len; i++)
 		g_free(g_array_index(p->delayed, Delayed, i).name);
 	g_array_free(p->delayed, TRUE);

@@ -48,7 +48,7 @@ typedef void (*LimgForgetFn)(void *ctx, const char *name);
 typedef void (*LimgResyncFn)(void *ctx);
 
 typedef struct {
-	unsigned workers;        /* >= 1 */
+	unsigned workers;        /* 0: the watcher only (queued names are dropped) */
 	uint32_t settle_ms;      /* quiet time before a new layer is laid out */
 	const char *watch_dir;   /* store directory whose entries are layers, or NULL */
 	const char *const *meta_dirs;  /* metadata directories to watch (NULL-terminated),

@@ -33,6 +33,7 @@
 #include <criterion/criterion.h>
 #include <glib.h>
 
+#include "cache/images.h"
 #include "iso/layout.h"
 #include "iso/render.h"
 #include "tree/tree.h"
@@ -219,5 +220,44 @@ void th_write_text(const char *dir, const char *rel, const char *text);
 void th_mkdir(const char *dir, const char *rel);
 /* Set the mtime of @dir/@rel (no symlink followed). */
 void th_touch(const char *dir, const char *rel, int64_t mtime);
+
+/* ------------------------------------------------------------ upper modules */
+
+/*
+ * Helpers of the suites of the upper modules (blockcache, handles,
+ * persist, precompute, store, images, gen-read): fixtures.c.
+ */
+
+/* The source tree: $top_srcdir when set, else the one this library was built from. */
+const char *th_srcdir(void);
+/* @rel below the source tree. Caller frees. */
+char *th_data_path(const char *rel);
+/* The whole contents of @path (asserting success), NUL-terminated. Caller frees. */
+uint8_t *th_read(const char *path, size_t *len);
+/* Does @path exist (lstat: a dangling symlink exists)? */
+bool th_exists(const char *path);
+/* The names in @dir ending with @suffix (NULL: all), sorted bytewise. Caller g_strfreev()s. */
+char **th_list_dir(const char *dir, const char *suffix);
+/* The hex SHA-256 of @s. Caller frees. */
+char *th_sha256_hex(const char *s);
+/* The disk cache file of source key @key in @dir: "<dir>/<sha256(key)>.tree". Caller frees. */
+char *th_cache_file(const char *dir, const char *key);
+/* Poll @pred(@ctx) every 10 ms until it holds or @timeout_ms passed; its last value. */
+bool th_wait_for(bool (*pred)(void *ctx), void *ctx, unsigned timeout_ms);
+/*
+ * Make permission bits bind for the calling thread, root included: drop
+ * CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its effective set (they
+ * stay permitted). Threads created afterwards inherit that, so call it
+ * before any thread or thread pool exists. th_dac_restore() undoes it.
+ */
+void th_dac_drop(void);
+void th_dac_restore(void);
+
+/*
+ * An image service over store directory @store_dir read as @kind (NULL:
+ * "plain"), with @opts (NULL: the defaults: memory only, no workers).
+ * Asserts success.
+ */
+LimgImages *th_images_new(const char *store_dir, const char *kind, const LimgImagesOptions *opts);
 
 #endif /* LIMG_TESTLIB_H */
