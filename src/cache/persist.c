@@ -221,7 +221,8 @@ tree_valid(const LimgTree *t)
 		for (uint32_t c = n->first_child; c < n->first_child + n->nchildren; c++) {
 			const LimgNode *cn = &t->nodes[c];
 
-			if (cn->parent != i)
+			/* children are checked on their own later: not yet here */
+			if (cn->parent != i || !in_strings(t, cn->name, cn->name_len))
 				return false;
 			if (c > n->first_child) {
 				const LimgNode *pn = &t->nodes[c - 1];

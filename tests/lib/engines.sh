@@ -361,13 +361,16 @@ limg_dockerd_start() {
 	_limg_need_tmpdir
 	_dd=$1
 	[ -n "$_dd" ] || fail "limg_dockerd_start: no directory"
-	mkdir -p "$_dd/root" "$_dd/run" "$_dd/cli"
+	mkdir -p "$_dd/root" "$_dd/cli"
 	_dd=$(cd "$_dd" && pwd -P)
-	_dd_sock=$_dd/docker.sock
-	# sun_path is 108 bytes; containerd's socket is the longest one.
-	if [ ${#_dd} -gt 70 ]; then
-		fail "limg_dockerd_start: $_dd is too long for unix sockets (${#_dd} > 70 bytes)"
-	fi
+	# Unix socket paths are short (containerd: 104 bytes), build trees
+	# may be deep: sockets and the exec root live in a short directory,
+	# reached through DIR/run (removed at exit, after dockerd stops).
+	_dd_short=$(mktemp -d /tmp/limg-dd.XXXXXX) || fail "limg_dockerd_start: mktemp failed"
+	cleanup_fn rm -rf "$_dd_short"
+	mkdir "$_dd_short/run"
+	ln -sfn "$_dd_short/run" "$_dd/run"
+	_dd_sock=$_dd_short/docker.sock
 	# Options that are also flags must not be in the file (dockerd
 	# refuses duplicates). deprecated-key-path: the libtrust key that
 	# dockerd 20.10 otherwise creates as /etc/docker/key.json. ip-forward
@@ -387,7 +390,7 @@ limg_dockerd_start() {
 	# DOCKER_TMPDIR would default to DATA-ROOT/tmp anyway.
 	( limg_sandbox_exec env DOCKER_TMPDIR="$_dd/root/tmp" "$LIMG_DOCKERD" \
 		--data-root "$_dd/root" \
-		--exec-root "$_dd/run" \
+		--exec-root "$_dd_short/run" \
 		-H "unix://$_dd_sock" \
 		--pidfile "$_dd/dockerd.pid" \
 		--config-file "$_dd/daemon.json" \
@@ -697,20 +700,25 @@ limg_oci_copy() {
 limg_containerd_start() {
 	_limg_need_tmpdir
 	_cd=$1
-	mkdir -p "$_cd/root" "$_cd/state" "$_cd/opt"
+	mkdir -p "$_cd/root" "$_cd/opt"
 	_cd=$(cd "$_cd" && pwd -P)
-	[ ${#_cd} -le 80 ] || fail "limg_containerd_start: $_cd is too long for unix sockets"
+	# Sockets and the state directory (shim sockets) in a short
+	# directory, reached through DIR/state: see limg_dockerd_start.
+	_cd_short=$(mktemp -d /tmp/limg-cd.XXXXXX) || fail "limg_containerd_start: mktemp failed"
+	cleanup_fn rm -rf "$_cd_short"
+	mkdir "$_cd_short/state"
+	ln -sfn "$_cd_short/state" "$_cd/state"
 	cat > "$_cd/config.toml" <<-EOF
 	version = 2
 	root = "$_cd/root"
-	state = "$_cd/state"
+	state = "$_cd_short/state"
 	disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
 		"io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
 		"io.containerd.snapshotter.v1.devmapper"]
 	[grpc]
-	  address = "$_cd/containerd.sock"
+	  address = "$_cd_short/containerd.sock"
 	[ttrpc]
-	  address = "$_cd/containerd.sock.ttrpc"
+	  address = "$_cd_short/containerd.sock.ttrpc"
 	[debug]
 	  address = ""
 	[plugins."io.containerd.internal.v1.opt"]
@@ -719,7 +727,7 @@ limg_containerd_start() {
 	( limg_sandbox_exec containerd --config "$_cd/config.toml" > "$_cd/containerd.log" 2>&1 ) &
 	echo $! > "$_cd/containerd.shell-pid"
 	cleanup_fn limg_containerd_stop "$_cd"
-	LIMG_CTR_SOCK=$_cd/containerd.sock
+	LIMG_CTR_SOCK=$_cd_short/containerd.sock
 	_cd_i=0
 	while ! ctr -a "$LIMG_CTR_SOCK" version > /dev/null 2>&1; do
 		if ! kill -0 "$(cat "$_cd/containerd.shell-pid")" 2>/dev/null || [ $_cd_i -ge 300 ]; then

@@ -590,5 +590,10 @@ main(int argc, char **argv)
 			fatal(dirs[i].path[0] ? dirs[i].path : argv[1]);
 	}
 	printf("dirs: %lu\nentries: %lu\n", ndirs, total);
+	for (unsigned long i = 0; i < ndirs; i++)
+		free(dirs[i].path);
+	free(dirs);
+	free(data);
+	close(root);
 	return 0;
 }
