@@ -16,7 +16,9 @@
 #    escape and search) includes no FUSE, libarchive or thread headers,
 #    starts no threads and does no I/O of its own.
 # 3. <fuse_lowlevel.h> is included only under src/fuse; libarchive and
-#    libisofs only under src/check and src/source.
+#    libisofs only under src/check and src/source, and libarchive's tar
+#    header reader in src/store/store-archive.c (it indexes an archive's
+#    members; the layers themselves are read by src/source).
 #
 # Exit 1 naming each offending line.
 set -eu
@@ -79,9 +81,11 @@ if [ -n "$bad" ]; then
 	status=1
 fi
 bad=$(grep -rnE '#include <(archive|archive_entry|libisofs/libisofs).h>' "$src" --include=*.[ch] |
-	grep -v -e "^$src/check/" -e "^$src/source/" || true)
+	grep -v -e "^$src/check/" -e "^$src/source/" \
+		-e "^$src/store/store-archive.c:[0-9]*:#include <archive" || true)
 if [ -n "$bad" ]; then
-	echo "layering: libarchive and libisofs belong to src/check and src/source:"
+	echo "layering: libarchive and libisofs belong to src/check and src/source (and"
+	echo "src/store/store-archive.c's index of an archive's members):"
 	echo "$bad"
 	status=1
 fi

@@ -6,6 +6,7 @@
 #ifndef LIMG_IMAGES_INTERNAL_H
 #define LIMG_IMAGES_INTERNAL_H
 
+#include "cache/budget.h"
 #include "cache/handles.h"
 #include "cache/images.h"
 #include "iso/format.h"
@@ -75,6 +76,7 @@ struct LimgImages {
 	LimgBlockCache *blocks;
 	LimgHandles *handles;
 	LimgPrecompute *pre;
+	LimgBudget *budget;         /* of cache_dir; NULL without one */
 	LimgImagesNotifyFn notify;  /* set before start */
 	void *notify_ctx;
 	gint disk_off;              /* atomic: the cache directory failed */

@@ -279,6 +279,23 @@ source_for(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgStac
 		return limg_dir_source_new(info->root, info->rel, out);
 	case LIMG_LAYER_STACK:
 		return stack_source(im, info, out, hold);
+	case LIMG_LAYER_TAR: {
+		g_autofree char *path = limg_layer_info_path(info);
+		LimgTarOptions topts = {
+			.digest = info->digest,
+			.offset = info->offset,
+			.length = info->length,
+			/* decompressed copies live with the layouts, under one budget */
+			.spool_dir = disk_usable(im) ? im->cache_dir : NULL,
+			.max_size = im->opts.tar_max,
+		};
+
+		/*
+		 * The operator's own path (render, -o layer=, an archive as
+		 * SOURCE) may be a symlink; a blob inside a store never is.
+		 */
+		return limg_tar_source_new(path, !info->rel || !*info->rel, &topts, out);
+	}
 	}
 	return -EINVAL;
 }
@@ -380,11 +397,15 @@ gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number
 
 	ret = source_for(im, info, &src, &hold);
 	if (ret < 0) {
-		if (info->kind == LIMG_LAYER_DIR) {
+		if (info->kind == LIMG_LAYER_DIR || info->kind == LIMG_LAYER_TAR) {
 			g_autofree char *path = limg_layer_info_path(info);
 
 			limg_log(LIMG_LOG_ERR, "%s.iso: %s: %s", img->name, path,
-			         ret == -ELOOP ? "a symlink, not a directory" : g_strerror(-ret));
+			         ret == -ELOOP ? (info->kind == LIMG_LAYER_DIR ?
+			                          "a symlink, not a directory" : "a symlink") :
+			         ret == -EINVAL && info->kind == LIMG_LAYER_TAR ?
+			         "not a regular file, or shorter than the blob it should hold" :
+			         g_strerror(-ret));
 		}
 		*err = ret;
 		return NULL;
@@ -408,13 +429,19 @@ gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number
 	 * it), of complete layers only: a layer still being written is served
 	 * as it is now and laid out again once complete.
 	 */
+	/* A compressed blob's scan put its decompressed copy in the cache. */
+	if (ret == 0 && !from_disk && info->kind == LIMG_LAYER_TAR)
+		limg_budget_added(im->budget, limg_tar_source_spooled(src));
 	if (ret == 0 && !from_disk && id.key && info->complete && disk_usable(im)) {
-		int sret = limg_persist_save(im->cache_dir, &id, tree, NULL);
+		uint64_t written = 0;
+		int sret = limg_persist_save(im->cache_dir, &id, tree, &written);
 
-		if (sret < 0)
+		if (sret < 0) {
 			disk_cache_failed(im, "cannot save a layout", sret);
-		else
+		} else {
 			limg_counter_add(&im->n.disk_writes, 1);
+			limg_budget_added(im->budget, written);
+		}
 	}
 	/* The image shows what the layer is, not who extracted it (overlay.h). */
 	if (ret == 0 && (ret = limg_overlay_normalize_layer(tree)) < 0)
@@ -808,6 +835,9 @@ limg_images_start(LimgImages *im, GError **error)
 	im->started_us = g_get_monotonic_time();
 	if (im->pre)
 		return TRUE;
+	/* A budget smaller than the last run's takes effect; a crash's temporaries go. */
+	if (im->budget && disk_usable(im))
+		limg_budget_rescan(im->budget);
 	im->pre = limg_precompute_start(&po, precompute_build, precompute_forget, im, error);
 	if (!im->pre)
 		return FALSE;
@@ -852,6 +882,8 @@ limg_images_new(LimgStore *store, const LimgImagesOptions *opts)
 	im->blocks = limg_block_cache_new(opts->cache_mem ? opts->cache_mem :
 	                                  LIMG_IMAGES_DEFAULT_CACHE_MEM);
 	im->handles = limg_handles_new(opts->handles ? opts->handles : DEFAULT_HANDLES);
+	if (im->cache_dir)
+		im->budget = limg_budget_new(im->cache_dir, opts->cache_size);
 	g_mutex_init(&im->lock);
 	im->table = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 	                                  (GDestroyNotify)image_unref);
@@ -869,11 +901,18 @@ limg_images_free(LimgImages *im)
 	g_hash_table_destroy(im->known);
 	limg_handles_free(im->handles);
 	limg_block_cache_free(im->blocks);
+	limg_budget_free(im->budget);
 	limg_store_free(im->store);
 	g_mutex_clear(&im->lock);
 	g_free(im->cache_dir);
 	g_free(im->volume_id);
 	g_free(im);
+}
+
+void
+limg_images_disk_added(LimgImages *im, uint64_t bytes)
+{
+	limg_budget_added(im->budget, bytes);
 }
 
 void
@@ -935,7 +974,15 @@ limg_images_stats(LimgImages *im, LimgImagesStats *out)
 	out->disk_rejected = (uint64_t)limg_counter_get(&im->n.disk_rejected);
 	out->disk_writes = (uint64_t)limg_counter_get(&im->n.disk_writes);
 	out->disk_enabled = disk_usable(im);
-	out->disk_bytes = out->disk_enabled ? limg_persist_dir_bytes(im->cache_dir) : 0;
+	out->disk_bytes = out->disk_enabled ? limg_budget_usage(im->cache_dir) : 0;
+	if (im->budget) {
+		LimgBudgetStats bs;
+
+		limg_budget_stats(im->budget, &bs);
+		out->disk_budget = bs.max;
+		out->disk_evictions = bs.evictions;
+		out->disk_evicted_bytes = bs.evicted_bytes;
+	}
 	out->handles = limg_handles_count(im->handles);
 	limg_block_cache_stats(im->blocks, &out->blocks);
 	limg_precompute_stats(im->pre, &out->queue);

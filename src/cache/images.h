@@ -75,6 +75,8 @@ typedef struct {
 	bool xattrs;            /* record extended attributes */
 	size_t cache_mem;       /* rendered-block budget; 0: 256 MiB */
 	const char *cache_dir;  /* persistent trees; NULL: memory only */
+	uint64_t cache_size;    /* budget of cache_dir (trees and spools
+	                         * together, LRU; budget.h); 0: no limit */
 	bool verify_walk;       /* never trust the disk cache: walk again */
 	unsigned workers;       /* precompute threads; 0: build on demand only */
 	uint32_t settle_ms;     /* quiet time before a guessed-complete layer */
@@ -86,6 +88,8 @@ typedef struct {
 	unsigned prerender;     /* metadata blocks rendered after a precompute
 	                         * build, ready for the first read; 0: 512 */
 	unsigned handles;       /* open source files kept; 0: 256 */
+	uint64_t tar_max;       /* most bytes a compressed tar blob may
+	                         * decompress to; 0: LIMG_TAR_DEFAULT_MAX */
 	LimgImagesReportFn report;
 	void *report_ctx;
 } LimgImagesOptions;
@@ -113,7 +117,10 @@ typedef struct {
 	uint64_t disk_rejected;
 	uint64_t disk_writes;
 	bool disk_enabled;
-	uint64_t disk_bytes;    /* cache files now */
+	uint64_t disk_bytes;    /* cache files now (disk use) */
+	uint64_t disk_budget;   /* 0: no limit */
+	uint64_t disk_evictions;        /* cache files removed for the budget */
+	uint64_t disk_evicted_bytes;
 	unsigned handles;       /* open source files cached */
 	LimgBlockCacheStats blocks;
 	LimgPrecomputeStats queue;
@@ -154,6 +161,14 @@ int limg_images_get(LimgImages *im, const char *name, LimgGen **out);
 bool limg_images_exists(LimgImages *im, const char *name);
 
 void limg_images_stats(LimgImages *im, LimgImagesStats *out);
+
+/*
+ * A cache file of @bytes was put into the cache directory (a spool, once
+ * renamed into place): counted against the budget, which is enforced
+ * when crossed (on this thread; budget.h). No-op without a cache
+ * directory.
+ */
+void limg_images_disk_added(LimgImages *im, uint64_t bytes);
 
 /* ------------------------------------------------------------ generations */
 

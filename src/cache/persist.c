@@ -26,6 +26,7 @@
 
 #include "cache/persist.h"
 #include "util/fdio.h"
+#include "util/touch.h"
 
 typedef struct {
 	char magic[8];
@@ -325,6 +326,8 @@ limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out)
 		goto out_close;
 	/* The layout counts the data again. */
 	t->data_bytes = 0;
+	/* Used now: the budget evicts the least recently used (budget.h). */
+	limg_touch(fd);
 	ret = 0;
 	*out = g_steal_pointer(&t);
 out_close:
@@ -339,8 +342,12 @@ void
 limg_persist_remove(const char *dir, const char *key)
 {
 	g_autofree char *file = file_for(dir, key);
+	g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256, key, -1);
+	g_autofree char *spool = g_strdup_printf("%s/%s.spool", dir, h);
 
 	unlink(file);
+	/* A tar source's decompressed copy goes with its tree (source.h). */
+	unlink(spool);
 }
 
 uint64_t

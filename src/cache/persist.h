@@ -10,8 +10,10 @@
  * missing, from another format, for another key or fingerprint,
  * truncated or corrupt is rejected (and removed), never used.
  *
- * Files are written to a temporary name and renamed into place, so a
- * crash leaves either the old file or the new one.
+ * Files are written to a temporary name (<file>.tmp.XXXXXX) and renamed
+ * into place, so a crash leaves either the old file or the new one. A
+ * load that succeeds touches the file (util/touch.h): the cache
+ * directory's budget (budget.h) evicts the least recently used.
  *
  * Thread model: reentrant; concurrent saves of one layer are harmless
  * (last rename wins, both are complete).
@@ -43,7 +45,10 @@ int limg_persist_save(const char *dir, const LimgSourceId *id, const LimgTree *t
  */
 int limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out);
 
-/* Remove the file of source key @key, if any. */
+/*
+ * Remove the files of source key @key, if any: its tree and the spool a
+ * tar source keeps beside it (<same hash>.spool, source.h).
+ */
 void limg_persist_remove(const char *dir, const char *key);
 
 /* Bytes of all cache files in @dir. */

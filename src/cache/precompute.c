@@ -270,10 +270,16 @@ limg_precompute_start(const LimgPrecomputeOptions *opts, LimgBuildFn build,
 		}
 	}
 	for (guint i = 0; opts->meta_dirs && opts->meta_dirs[i]; i++) {
-		/* Metadata files are replaced by rename, or written in place. */
+		/*
+		 * Metadata files are replaced by rename, or written in place:
+		 * closed after writing (IN_CLOSE_WRITE), or, like containerd's
+		 * bolt database, kept open and written (IN_MODIFY; a burst of
+		 * them is one resync, handle_events()).
+		 */
 		if (inotify_add_watch(p->inotify_fd, opts->meta_dirs[i],
 		                      IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |
-		                      IN_CLOSE_WRITE | IN_ONLYDIR) < 0 && errno != ENOENT) {
+		                      IN_CLOSE_WRITE | IN_MODIFY | IN_ONLYDIR) < 0 &&
+		    errno != ENOENT) {
 			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
 			            "watching %s: %s", opts->meta_dirs[i], g_strerror(errno));
 			goto out_free;

@@ -16,7 +16,9 @@
 
 #include <glib.h>
 
+#include "cache/budget.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "fuse/fs.h"
 #include "util/log.h"
 
@@ -35,12 +37,20 @@ static const char mount_usage[] =
 	"subdirectory (Docker overlay2: /var/lib/docker/overlay2/<id>/diff) is\n"
 	"served from diff/; in such a store, directories without diff/ (like l/)\n"
 	"are not layers. Otherwise each directory is a layer. A layer directory\n"
-	"that is a symlink is never served (logged once).\n"
+	"that is a symlink is never served (logged once). SOURCE may also be a\n"
+	"Docker or containers-storage root (layers named by their metadata), or\n"
+	"an OCI image layout directory, a containerd root or a docker-archive or\n"
+	"oci-archive tar file, whose layer tar blobs are served in place, named by\n"
+	"their digests (see the manual).\n"
 	"\n"
 	"Options:\n"
-	"  -o store=KIND          how to read SOURCE: auto (default: overlay2 if it has\n"
-	"                         l/ or any <dir>/diff, else plain), plain, overlay2\n"
-	"  -o layer=NAME:PATH     also serve directory PATH as NAME.iso (repeatable)\n"
+	"  -o store=KIND          how to read SOURCE: auto (the default: told by what\n"
+	"                         SOURCE holds), plain, overlay2, docker, containers,\n"
+	"                         oci, archive (SOURCE is a tar file), containerd\n"
+	"  -o layer=NAME:PATH     also serve PATH as NAME.iso: a layer directory or a\n"
+	"                         layer tar blob, plain, gzip or zstd (repeatable)\n"
+	"  -o tar_max=SIZE        refuse a compressed layer blob that decompresses to\n"
+	"                         more than SIZE (a gzip bomb; default 64G)\n"
 	"  -o noxattrs            do not carry extended attributes into images\n"
 	"  -o attr_timeout=SECS   how long the kernel caches image attributes (1)\n"
 	"  -o workers=N           background layout threads (default: half the\n"
@@ -51,6 +61,11 @@ static const char mount_usage[] =
 	"                         together, LRU (default 256M; K, M, G suffixes)\n"
 	"  -o cache_dir=DIR       persistent layouts (default /var/cache/fuse-layerimg\n"
 	"                         for root, else $XDG_CACHE_HOME/fuse-layerimg)\n"
+	"  -o cache_size=SIZE     most disk space the cache directory may take,\n"
+	"                         layouts and decompressed layers together; the\n"
+	"                         least recently used go first (default: 10% of\n"
+	"                         its file system, at most 8G; 0: no limit;\n"
+	"                         K, M, G, T suffixes)\n"
 	"  -o nocache_dir         keep layouts in memory only\n"
 	"  -o readahead_kb=N      kernel readahead of the mount (default 1024; 0:\n"
 	"                         leave the kernel's default)\n"
@@ -84,7 +99,9 @@ typedef struct {
 	int workers;
 	unsigned settle;
 	char *cache_mem;
+	char *tar_max;
 	char *cache_dir;
+	char *cache_size;
 	int nocache_dir;
 	char *verify;
 	char *store;
@@ -100,7 +117,9 @@ static const struct fuse_opt mount_opts[] = {
 	{ "workers=%d", offsetof(MountConf, workers), 0 },
 	{ "settle=%u", offsetof(MountConf, settle), 0 },
 	{ "cache_mem=%s", offsetof(MountConf, cache_mem), 0 },
+	{ "tar_max=%s", offsetof(MountConf, tar_max), 0 },
 	{ "cache_dir=%s", offsetof(MountConf, cache_dir), 0 },
+	{ "cache_size=%s", offsetof(MountConf, cache_size), 0 },
 	{ "nocache_dir", offsetof(MountConf, nocache_dir), 1 },
 	{ "verify=%s", offsetof(MountConf, verify), 0 },
 	{ "store=%s", offsetof(MountConf, store), 0 },
@@ -129,28 +148,6 @@ opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 		return 1;
 	}
 	return 1;
-}
-
-/* "256M" -> bytes; 0 on a bad value. */
-static size_t
-parse_size(const char *s)
-{
-	char *end;
-	double v = g_ascii_strtod(s, &end);
-
-	if (end == s || v <= 0)
-		return 0;
-	switch (*end) {
-	case 'k': case 'K': v *= 1024; end++; break;
-	case 'm': case 'M': v *= 1024 * 1024; end++; break;
-	case 'g': case 'G': v *= 1024.0 * 1024 * 1024; end++; break;
-	default: break;
-	}
-	if (*end == 'i' || *end == 'B')
-		end++;
-	if (*end == 'B')
-		end++;
-	return *end ? 0 : (size_t)v;
 }
 
 /* The cache directory to use, created if needed; NULL: memory only. */
@@ -237,8 +234,23 @@ limg_cmd_mount(int argc, char **argv)
 	                MAX(1u, g_get_num_processors() / 2);
 	iopts.settle_ms = conf.settle;
 	iopts.progress = opts.foreground;
-	if (conf.cache_mem && !(iopts.cache_mem = parse_size(conf.cache_mem))) {
+	if (conf.cache_mem && !(iopts.cache_mem = limg_parse_size(conf.cache_mem))) {
 		fprintf(stderr, PROG ": cache_mem=%s: expected a size like 64M\n", conf.cache_mem);
+		limg_store_free(store);
+		status = 2;
+		goto out_args;
+	}
+	if (conf.tar_max && !(iopts.tar_max = limg_parse_size(conf.tar_max))) {
+		fprintf(stderr, PROG ": tar_max=%s: expected a size like 8G\n", conf.tar_max);
+		limg_store_free(store);
+		status = 2;
+		goto out_args;
+	}
+	/* 0 is no limit (limg_parse_size() gives 0 for a bad value too). */
+	if (conf.cache_size && strcmp(conf.cache_size, "0") != 0 &&
+	    !(iopts.cache_size = limg_parse_size(conf.cache_size))) {
+		fprintf(stderr, PROG ": cache_size=%s: expected a size like 8G, or 0 for no "
+		        "limit\n", conf.cache_size);
 		limg_store_free(store);
 		status = 2;
 		goto out_args;
@@ -252,6 +264,8 @@ limg_cmd_mount(int argc, char **argv)
 	iopts.verify_walk = conf.verify && strcmp(conf.verify, "walk") == 0;
 	cache_dir = cache_dir_for(&conf);
 	iopts.cache_dir = cache_dir;
+	if (cache_dir && !conf.cache_size)
+		iopts.cache_size = limg_budget_default(cache_dir);
 	fsopts.attr_timeout = conf.attr_timeout;
 	{
 		g_autofree char *pm = NULL, *opt = NULL;
@@ -311,7 +325,9 @@ out_args:
 	free(opts.mountpoint);
 	g_free(conf.source);
 	g_free(conf.cache_mem);
+	g_free(conf.tar_max);
 	g_free(conf.cache_dir);
+	g_free(conf.cache_size);
 	g_free(conf.verify);
 	g_free(conf.store);
 	g_ptr_array_free(conf.layers, TRUE);

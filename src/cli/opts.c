@@ -68,3 +68,27 @@ limg_cli_parse(const LimgCliSpec *spec, const GOptionEntry *entries, int *argc, 
 	}
 	return -1;
 }
+
+uint64_t
+limg_parse_size(const char *s)
+{
+	char *end;
+	double v = g_ascii_strtod(s, &end);
+
+	if (end == s || !(v > 0) || v > 1e19)
+		return 0;
+	switch (*end) {
+	case 'k': case 'K': v *= 1024.0; end++; break;
+	case 'm': case 'M': v *= 1024.0 * 1024; end++; break;
+	case 'g': case 'G': v *= 1024.0 * 1024 * 1024; end++; break;
+	case 't': case 'T': v *= 1024.0 * 1024 * 1024 * 1024; end++; break;
+	default: break;
+	}
+	if (*end == 'i')
+		end++;
+	if (*end == 'B')
+		end++;
+	if (*end || v >= 18446744073709551615.0)
+		return 0;
+	return (uint64_t)v;
+}

@@ -1,11 +1,14 @@
 /*
  * opts.h - the one way subcommands (render, check, stack) parse their
- * arguments: GOption, with our usage line, our --help and our errors.
+ * arguments: GOption, with our usage line, our --help and our errors;
+ * and the one way any command (the mount's -o options too) reads a size.
  *
  * Thread model: single-threaded (the command line).
  */
 #ifndef LIMG_CLI_OPTS_H
 #define LIMG_CLI_OPTS_H
+
+#include <stdint.h>
 
 #include <glib.h>
 
@@ -30,5 +33,11 @@ int limg_cli_usage_error(const LimgCliSpec *spec, const char *fmt, ...) G_GNUC_P
 
 /* Print "fuse-layerimg CMD: MESSAGE" on stderr. */
 void limg_cli_error(const LimgCliSpec *spec, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/*
+ * A size: "256M", "8G", "1.5T", "4096" (bytes); K, M, G, T are powers of
+ * 1024, optionally followed by "i" and/or "B". 0 for a bad or zero value.
+ */
+uint64_t limg_parse_size(const char *s);
 
 #endif /* LIMG_CLI_OPTS_H */

@@ -17,7 +17,7 @@
  *                                  the runtime sees it at start
  *
  * The directories after .stats exist only for stores with metadata
- * (docker, containers). Nothing here is cached: every resolution looks at
+ * (docker, containers and the blob stores: oci, archive, containerd). Nothing here is cached: every resolution looks at
  * the store's current snapshot, so what appears or goes there is seen at
  * the next lookup.
  */
@@ -50,54 +50,55 @@ hex_of(const char *digest)
 	return digest && g_str_has_prefix(digest, "sha256:") ? digest + strlen("sha256:") : NULL;
 }
 
-/* The image layers' lines and names of @layers (LimgMetaLayer *), plus @init. */
+/* The lines of image @im's layers, plus @init. */
 static char *
-layers_text(GPtrArray *layers, const LimgMetaLayer *init)
+layers_text(const LimgMetaImage *im, const LimgMetaLayer *init)
 {
 	GString *s = g_string_new(NULL);
 	guint i;
 
-	for (i = 0; i < layers->len; i++) {
-		const LimgMetaLayer *l = layers->pdata[i];
+	for (i = 0; i < im->layers->len; i++) {
+		const LimgMetaLayer *l = im->layers->pdata[i];
+		const char *chain = limg_meta_image_chain(im, i);
 
 		g_string_append_printf(s, "%u %s %s %s" LIMG_ISO_SUFFIX "\n", i,
-		                       l->diff_id ? l->diff_id : "-", l->chain_id ? l->chain_id : "-",
-		                       l->id);
+		                       l->diff_id ? l->diff_id : "-", chain ? chain : "-", l->id);
 	}
 	if (init)
 		g_string_append_printf(s, "%u - - %s" LIMG_ISO_SUFFIX "\n", i, init->id);
 	return g_string_free(s, FALSE);
 }
 
-/* "NN-<chain-hex>.iso" of layer @i of a stack; "NN-init.iso" for the init layer. */
+/*
+ * "NN-<chain-hex>.iso" of layer @i of image @im (its chain id in this
+ * image: a blob layer has one in each image it is in); "NN-init.iso" for
+ * @init, the container's init layer after the image's layers.
+ */
 static char *
-stack_link_name(guint i, const LimgMetaLayer *l)
+stack_link_name(const LimgMetaImage *im, guint i, const LimgMetaLayer *init)
 {
-	return l->init || !hex_of(l->chain_id) ?
-	       g_strdup_printf("%02u-init" LIMG_ISO_SUFFIX, i) :
-	       g_strdup_printf("%02u-%s" LIMG_ISO_SUFFIX, i, hex_of(l->chain_id));
+	const char *hex = i < im->layers->len ? hex_of(limg_meta_image_chain(im, i)) : NULL;
+
+	return init || !hex ? g_strdup_printf("%02u-init" LIMG_ISO_SUFFIX, i) :
+	       g_strdup_printf("%02u-%s" LIMG_ISO_SUFFIX, i, hex);
 }
 
-/* The layers of directory @kind/@id: an image's, or a container's (+ init). */
+/* The image of directory @kind/@id: an image's, or a container's (+ init). */
 static bool
-stack_of(const LimgStoreMeta *m, const char *kind, const char *id, GPtrArray **layers,
+stack_of(const LimgStoreMeta *m, const char *kind, const char *id, const LimgMetaImage **im,
          const LimgMetaLayer **init)
 {
 	*init = NULL;
 	if (strcmp(kind, IMAGES) == 0) {
-		const LimgMetaImage *im = limg_store_meta_image(m, id);
-
-		if (!im)
-			return false;
-		*layers = im->layers;
-		return true;
+		*im = limg_store_meta_image(m, id);
+		return *im != NULL;
 	}
 	if (strcmp(kind, CONTAINERS) == 0) {
 		const LimgMetaContainer *c = limg_store_meta_container(m, id);
 
 		if (!c)
 			return false;
-		*layers = c->image->layers;
+		*im = c->image;
 		*init = c->init;
 		return true;
 	}
@@ -106,28 +107,28 @@ stack_of(const LimgStoreMeta *m, const char *kind, const char *id, GPtrArray **l
 
 /* Entries of images/<id>/ or containers/<id>/. */
 static void
-list_stack(GPtrArray *out, const char *kind, GPtrArray *layers, const LimgMetaLayer *init)
+list_stack(GPtrArray *out, const char *kind, const LimgMetaImage *im, const LimgMetaLayer *init)
 {
 	guint i;
 
 	limg_ns_add(out, g_strdup(LAYERS), LIMG_NODE_TEXT);
-	for (i = 0; i < layers->len; i++)
-		limg_ns_add(out, stack_link_name(i, layers->pdata[i]), LIMG_NODE_LINK);
+	for (i = 0; i < im->layers->len; i++)
+		limg_ns_add(out, stack_link_name(im, i, NULL), LIMG_NODE_LINK);
 	if (init)
-		limg_ns_add(out, stack_link_name(i, init), LIMG_NODE_LINK);
+		limg_ns_add(out, stack_link_name(im, i, init), LIMG_NODE_LINK);
 	limg_ns_add(out, g_strdup(ROOTFS), LIMG_NODE_IMAGE);
 }
 
 /* Resolve @name inside images/<id>/ or containers/<id>/. */
 static int
-resolve_in_stack(const char *kind, const char *id, GPtrArray *layers,
+resolve_in_stack(const char *kind, const char *id, const LimgMetaImage *im,
                  const LimgMetaLayer *init, const char *name, LimgNsEntry *e)
 {
 	guint i;
 
 	if (strcmp(name, LAYERS) == 0) {
 		e->kind = LIMG_NODE_TEXT;
-		e->text = layers_text(layers, init);
+		e->text = layers_text(im, init);
 		return 0;
 	}
 	if (strcmp(name, ROOTFS) == 0) {
@@ -135,13 +136,13 @@ resolve_in_stack(const char *kind, const char *id, GPtrArray *layers,
 		e->image = g_strdup_printf("%s/%s/rootfs", kind, id);
 		return 0;
 	}
-	for (i = 0; i <= layers->len; i++) {
-		const LimgMetaLayer *l = i < layers->len ? layers->pdata[i] : init;
+	for (i = 0; i <= im->layers->len; i++) {
+		const LimgMetaLayer *l = i < im->layers->len ? im->layers->pdata[i] : init;
 		g_autofree char *link = NULL;
 
 		if (!l)
 			break;
-		link = stack_link_name(i, l);
+		link = stack_link_name(im, i, l == init ? init : NULL);
 		if (strcmp(link, name) == 0) {
 			e->kind = LIMG_NODE_LINK;
 			e->target = g_strdup_printf("../../%s" LIMG_ISO_SUFFIX, l->id);
@@ -279,13 +280,13 @@ limg_ns_resolve(LimgFs *fs, const char *path, LimgNsEntry *e)
 	}
 	if (strcmp(parts[0], IMAGES) == 0 || strcmp(parts[0], CONTAINERS) == 0) {
 		const LimgMetaLayer *init;
-		GPtrArray *layers;
+		const LimgMetaImage *im;
 
 		if (n == 1) {
 			e->kind = LIMG_NODE_DIR;
 			return 0;
 		}
-		if (!stack_of(m, parts[0], parts[1], &layers, &init))
+		if (!stack_of(m, parts[0], parts[1], &im, &init))
 			return -ENOENT;
 		if (n == 2) {
 			e->kind = LIMG_NODE_DIR;
@@ -293,7 +294,7 @@ limg_ns_resolve(LimgFs *fs, const char *path, LimgNsEntry *e)
 		}
 		if (strchr(parts[2], '/'))
 			return -ENOENT;
-		return resolve_in_stack(parts[0], parts[1], layers, init, parts[2], e);
+		return resolve_in_stack(parts[0], parts[1], im, init, parts[2], e);
 	}
 	if (strcmp(parts[0], TAGS) == 0) {
 		if (n == 1) {
@@ -372,10 +373,10 @@ limg_ns_list(LimgFs *fs, const char *path, GPtrArray **out)
 	} else {
 		g_auto(GStrv) parts = g_strsplit(path, "/", 3);
 		const LimgMetaLayer *init;
-		GPtrArray *layers;
+		const LimgMetaImage *im;
 
-		if (g_strv_length(parts) == 2 && stack_of(m, parts[0], parts[1], &layers, &init))
-			list_stack(d, parts[0], layers, init);
+		if (g_strv_length(parts) == 2 && stack_of(m, parts[0], parts[1], &im, &init))
+			list_stack(d, parts[0], im, init);
 	}
 	*out = g_steal_pointer(&d);
 	return 0;

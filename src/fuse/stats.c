@@ -48,6 +48,10 @@ limg_stats_text(LimgFs *fs)
 	                       st.disk_hits, st.disk_misses, st.disk_rejected, st.disk_writes);
 	g_string_append_printf(s, "cache_disk_bytes %" G_GUINT64_FORMAT "\ncache_disk_enabled %d\n",
 	                       st.disk_bytes, st.disk_enabled);
+	/* Budget 0: no limit. Evictions: cache files removed to keep to it. */
+	g_string_append_printf(s, "cache_disk_budget %" G_GUINT64_FORMAT "\ncache_disk_evictions %"
+	                       G_GUINT64_FORMAT "\ncache_disk_evicted_bytes %" G_GUINT64_FORMAT "\n",
+	                       st.disk_budget, st.disk_evictions, st.disk_evicted_bytes);
 	g_string_append_printf(s, "open_source_files %u\n", st.handles);
 	return g_string_free(s, FALSE);
 }

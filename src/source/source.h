@@ -199,4 +199,60 @@ int limg_stack_source_origin(LimgSource *src, uint32_t node, size_t *part, uint3
  */
 int limg_files_source_new(const char *dir, const char *const *map, LimgSource **out);
 
+/* ------------------------------------------------------------ tar */
+
+/*
+ * A layer that is a tar blob: plain, gzip or zstd (told by its first
+ * bytes, never by its name). See source-tar.c for what becomes of each
+ * kind of entry.
+ *
+ * A plain tar is read in place: a regular file's bytes are served from
+ * the blob itself. A compressed blob is decompressed once, at scan time,
+ * into a spool file of its regular files' bytes (in @spool_dir, the disk
+ * cache, as <hash of the key>.spool; without a spool directory an
+ * unlinked temporary file in $TMPDIR). Sparse members of a plain tar go
+ * to the spool too, holes kept.
+ */
+typedef struct {
+	const char *digest;     /* "sha256:<hex>" the blob's bytes must hash to:
+	                         * checked during the scan (-EBADMSG); NULL: none */
+	uint64_t offset;        /* the blob is bytes [offset, offset + length) */
+	uint64_t length;        /*   of the file; 0: to its end */
+	const char *spool_dir;  /* NULL: temporary spool files only */
+	uint64_t max_size;      /* most bytes the blob may decompress to (a
+	                         * gzip bomb is refused: -EFBIG); 0: default,
+	                         * LIMG_TAR_DEFAULT_MAX */
+} LimgTarOptions;
+
+#define LIMG_TAR_DEFAULT_MAX (64ULL << 30)
+
+/*
+ * A tar source for the file @path (opened now: the blob is the one that
+ * was there at this call; no symlink in the last component is followed
+ * unless @path is the operator's own, see @follow). The identity key is
+ * "tar:@path@@offset+length".
+ * 0 and a new source in *out, or -errno (-EINVAL: @offset/@length beyond
+ * the file or a bad digest string; the open's -errno).
+ */
+int limg_tar_source_new(const char *path, bool follow, const LimgTarOptions *opts,
+                        LimgSource **out);
+
+/*
+ * Bytes the last scan of tar source @src put into its spool directory (a
+ * new <hash>.spool, header included): for the disk cache's budget. 0 when
+ * it wrote none there (a plain blob without sparse members, a temporary
+ * spool), or @src is not a tar source.
+ */
+uint64_t limg_tar_source_spooled(LimgSource *src);
+
+/* What a blob's first bytes say it is. */
+typedef enum {
+	LIMG_TAR_PLAIN,
+	LIMG_TAR_GZIP,
+	LIMG_TAR_ZSTD,
+	LIMG_TAR_UNKNOWN,       /* none of these (maybe another compression) */
+} LimgTarKind;
+
+LimgTarKind limg_tar_kind(const uint8_t *head, size_t len);
+
 #endif /* LIMG_SOURCE_H */

@@ -24,22 +24,45 @@ int limg_store_stat_dir(const char *source, int dir_fd, const char *path, struct
 LimgLayerInfo *limg_store_dir_layer(const char *source, const char *id, const char *rel,
                                     const struct stat *st);
 
+/*
+ * stat blob file @rel (relative to SOURCE, open as @dir_fd; "" is SOURCE
+ * itself, the operator's own path, followed as it was at open). 0 if it
+ * is a regular file; -ELOOP for a symlink, -EINVAL for anything else but
+ * a regular file (both refused, logged once per path), or the stat's
+ * -errno.
+ */
+int limg_store_stat_blob(const char *source, int dir_fd, const char *rel, struct stat *st);
+
 /* ------------------------------------------------------------ metadata */
 
 /* Add to a snapshot being built; NULL when the layer id is there already. */
 LimgMetaLayer *limg_meta_add_layer(LimgStoreMeta *m, const char *id, const char *rel,
                                    const char *diff_id, const char *chain_id, bool init);
+/*
+ * A tar blob layer: bytes [@offset, @offset + @length) of file @rel below
+ * SOURCE ("": SOURCE itself), hashing to @digest (or NULL: unknown).
+ */
+LimgMetaLayer *limg_meta_add_blob_layer(LimgStoreMeta *m, const char *id, const char *rel,
+                                        uint64_t offset, uint64_t length, const char *digest,
+                                        const char *diff_id, const char *chain_id);
 LimgMetaImage *limg_meta_add_image(LimgStoreMeta *m, const char *id);
 LimgMetaContainer *limg_meta_add_container(LimgStoreMeta *m, const char *id,
                                            LimgMetaImage *image, LimgMetaLayer *init,
                                            const char *files_dir);
 /* false when @tag names another image already (the first one stays). */
 bool limg_meta_add_tag(LimgStoreMeta *m, const char *tag, LimgMetaImage *image);
-/* Done adding: sort, and name layers by diff-id and chain-id. */
+/*
+ * Done adding: sort, name layers by diff-id and chain-id (images' own
+ * chains too), and drop a tag that is also a directory of another tag
+ * under tags/ ("a:1" and "a:1/b:2"; logged), so every path of tags/ is
+ * one thing.
+ */
 void limg_meta_finish(LimgStoreMeta *m);
 
 /* Log a warning unless this very message was logged before. */
 void limg_store_log_once(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* The same at level @level (LimgLogLevel). */
+void limg_store_log_once_at(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /* 64 lower-case hex digits. */
 bool limg_store_valid_hex(const char *s);
@@ -72,6 +95,8 @@ JsonNode *limg_store_read_json(int dir_fd, const char *path, size_t max, const c
 
 /* Members of a JSON object of the expected type, or NULL. */
 const char *limg_json_string(JsonObject *o, const char *member);
+/* The string node @n holds, or NULL (not a string, or @n NULL). */
+const char *limg_json_node_string(JsonNode *n);
 JsonObject *limg_json_object(JsonObject *o, const char *member);
 JsonArray *limg_json_array(JsonObject *o, const char *member);
 

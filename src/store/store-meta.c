@@ -24,6 +24,7 @@ meta_layer_free(gpointer p)
 	g_free(l->rel);
 	g_free(l->diff_id);
 	g_free(l->chain_id);
+	g_free(l->digest);
 	g_free(l);
 }
 
@@ -35,6 +36,8 @@ meta_image_free(gpointer p)
 	g_free(im->id);
 	g_ptr_array_free(im->tags, TRUE);
 	g_ptr_array_free(im->layers, TRUE);
+	if (im->chains)
+		g_ptr_array_free(im->chains, TRUE);
 	g_free(im);
 }
 
@@ -125,6 +128,16 @@ limg_store_meta_image(const LimgStoreMeta *m, const char *id)
 	return NULL;
 }
 
+const char *
+limg_meta_image_chain(const LimgMetaImage *im, guint i)
+{
+	if (i >= im->layers->len)
+		return NULL;
+	if (im->chains && i < im->chains->len)
+		return im->chains->pdata[i];
+	return ((const LimgMetaLayer *)im->layers->pdata[i])->chain_id;
+}
+
 LimgMetaContainer *
 limg_store_meta_container(const LimgStoreMeta *m, const char *id)
 {
@@ -158,6 +171,22 @@ limg_meta_add_layer(LimgStoreMeta *m, const char *id, const char *rel, const cha
 	l->chain_id = g_strdup(chain_id);
 	l->init = init;
 	g_hash_table_insert(m->layers, l->id, l);
+	return l;
+}
+
+LimgMetaLayer *
+limg_meta_add_blob_layer(LimgStoreMeta *m, const char *id, const char *rel, uint64_t offset,
+                         uint64_t length, const char *digest, const char *diff_id,
+                         const char *chain_id)
+{
+	LimgMetaLayer *l = limg_meta_add_layer(m, id, rel, diff_id, chain_id, false);
+
+	if (!l)
+		return NULL;
+	l->blob = true;
+	l->offset = offset;
+	l->length = length;
+	l->digest = g_strdup(digest);
 	return l;
 }
 
@@ -212,12 +241,58 @@ name_layer(GHashTable *map, const char *digest, LimgMetaLayer *l)
 		g_hash_table_insert(map, (gpointer)hex, l);
 }
 
+static void
+remove_str(GPtrArray *a, const char *s)
+{
+	for (guint i = 0; i < a->len; i++) {
+		if (strcmp(a->pdata[i], s) == 0) {
+			g_ptr_array_remove_index(a, i);
+			return;
+		}
+	}
+}
+
+/*
+ * tags/ shows "a:1" as a link and "a:1/b:2" as a link in directory a:1:
+ * one path cannot be both, so the tag that is a directory of another goes.
+ */
+static void
+drop_shadowed_tags(LimgStoreMeta *m)
+{
+	g_autoptr(GHashTable) drop = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	GHashTableIter it;
+	gpointer key;
+
+	g_hash_table_iter_init(&it, m->tags);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		const char *tag = key;
+
+		for (const char *p = strchr(tag, '/'); p; p = strchr(p + 1, '/')) {
+			g_autofree char *dir = g_strndup(tag, (gsize)(p - tag));
+
+			if (g_hash_table_contains(m->tags, dir) && !g_hash_table_contains(drop, dir)) {
+				limg_store_log_once("tag %s is also a directory of tag %s under tags/; "
+				                    "left out", dir, tag);
+				g_hash_table_add(drop, g_steal_pointer(&dir));
+			}
+		}
+	}
+	g_hash_table_iter_init(&it, drop);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		LimgMetaImage *im = g_hash_table_lookup(m->tags, key);
+
+		remove_str(im->tags, key);
+		g_hash_table_remove(m->tags, key);
+	}
+}
+
 void
 limg_meta_finish(LimgStoreMeta *m)
 {
 	GHashTableIter it;
 	gpointer v;
 
+	drop_shadowed_tags(m);
 	g_ptr_array_sort(m->images, cmp_image);
 	g_ptr_array_sort(m->containers, cmp_container);
 	for (guint i = 0; i < m->images->len; i++)
@@ -229,6 +304,13 @@ limg_meta_finish(LimgStoreMeta *m)
 		name_layer(m->by_diff, l->diff_id, l);
 		name_layer(m->by_chain, l->chain_id, l);
 	}
+	/* A blob stacked in several images has a chain id in each. */
+	for (guint i = 0; i < m->images->len; i++) {
+		LimgMetaImage *im = m->images->pdata[i];
+
+		for (guint k = 0; im->chains && k < im->layers->len; k++)
+			name_layer(m->by_chain, limg_meta_image_chain(im, k), im->layers->pdata[k]);
+	}
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -236,16 +318,12 @@ limg_meta_finish(LimgStoreMeta *m)
 static GMutex once_lock;
 static GHashTable *once_seen;
 
-void
-limg_store_log_once(const char *fmt, ...)
+static void
+log_once_v(int level, const char *fmt, va_list ap)
 {
-	g_autofree char *msg = NULL;
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
 	bool fresh;
-	va_list ap;
 
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
 	g_mutex_lock(&once_lock);
 	if (!once_seen)
 		once_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -254,7 +332,27 @@ limg_store_log_once(const char *fmt, ...)
 		g_hash_table_add(once_seen, g_strdup(msg));
 	g_mutex_unlock(&once_lock);
 	if (fresh)
-		limg_log(LIMG_LOG_WARN, "%s", msg);
+		limg_log((LimgLogLevel)level, "%s", msg);
+}
+
+void
+limg_store_log_once(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_once_v(LIMG_LOG_WARN, fmt, ap);
+	va_end(ap);
+}
+
+void
+limg_store_log_once_at(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_once_v(level, fmt, ap);
+	va_end(ap);
 }
 
 bool
@@ -363,13 +461,17 @@ limg_store_read_json(int dir_fd, const char *path, size_t max, const char *label
 }
 
 const char *
-limg_json_string(JsonObject *o, const char *member)
+limg_json_node_string(JsonNode *n)
 {
-	JsonNode *n = o ? json_object_get_member(o, member) : NULL;
-
 	if (!n || JSON_NODE_TYPE(n) != JSON_NODE_VALUE || json_node_get_value_type(n) != G_TYPE_STRING)
 		return NULL;
 	return json_node_get_string(n);
+}
+
+const char *
+limg_json_string(JsonObject *o, const char *member)
+{
+	return limg_json_node_string(o ? json_object_get_member(o, member) : NULL);
 }
 
 JsonObject *

@@ -16,8 +16,18 @@
 /* How long a look at SOURCE decides the auto backend. */
 #define AUTO_TTL_US (1000 * 1000)
 
-/* In the order auto tries them (plain last: it takes anything). */
+/*
+ * In the order auto tries them: archive first (the only one that takes a
+ * file, and it takes nothing else), then the stores told by a mark of
+ * their own (oci-layout, containerd's content directory, Docker's
+ * layerdb, containers-storage's overlay-layers), then overlay2 (l/ or
+ * any <dir>/diff, which a Docker data root also has), plain last: it
+ * takes anything.
+ */
 static const LimgStoreBackend *const backends[] = {
+	&limg_store_archive,
+	&limg_store_oci,
+	&limg_store_containerd,
 	&limg_store_docker,
 	&limg_store_containers,
 	&limg_store_overlay2,
@@ -38,7 +48,8 @@ typedef struct {
 
 struct LimgStore {
 	char *source;           /* canonical; NULL: explicit layers only */
-	int dir_fd;             /* SOURCE, or -1 */
+	int dir_fd;             /* SOURCE (a directory, or the file), or -1 */
+	bool is_file;           /* SOURCE is a regular file: an archive */
 	bool automatic;         /* backend chosen by detect(), re-checked */
 	GPtrArray *explicit;    /* LimgLayerInfo * (id, root only) */
 	GMutex lock;
@@ -63,6 +74,7 @@ limg_layer_info_free(LimgLayerInfo *li)
 	if (li->parts)
 		g_ptr_array_free(li->parts, TRUE);
 	g_free(li->files_dir);
+	g_free(li->digest);
 	g_free(li);
 }
 
@@ -88,6 +100,77 @@ detect(int dir_fd)
 	return &limg_store_plain;
 }
 
+/* "auto, plain, overlay2, ... or containerd": every kind, for messages. Caller frees. */
+static char *
+kind_names(void)
+{
+	GString *t = g_string_new("auto");
+
+	for (guint i = 0; i < G_N_ELEMENTS(backends); i++)
+		g_string_append_printf(t, "%s%s", i + 1 < G_N_ELEMENTS(backends) ? ", " : " or ",
+		                       backends[i]->name);
+	return g_string_free(t, FALSE);
+}
+
+static const LimgStoreBackend *
+backend_named(const char *kind)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(backends); i++) {
+		if (strcmp(backends[i]->name, kind) == 0)
+			return backends[i];
+	}
+	return NULL;
+}
+
+/*
+ * Open SOURCE: a directory, or a regular file (an archive). Not
+ * O_DIRECTORY, so a file opens too; O_NONBLOCK, so a FIFO named as
+ * SOURCE cannot hang the open (it is refused by the fstat after).
+ */
+static bool
+open_source(LimgStore *s, const char *source, GError **error)
+{
+	struct stat st;
+	int err;
+
+	s->dir_fd = open(source, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (s->dir_fd < 0 || fstat(s->dir_fd, &st) < 0) {
+		err = errno;
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", source,
+		            g_strerror(err));
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
+		            "%s: neither a directory nor a regular file (an archive)", source);
+		return false;
+	}
+	s->is_file = S_ISREG(st.st_mode);
+	return true;
+}
+
+/* Can the backend the operator chose read SOURCE at all? */
+static bool
+check_kind(const LimgStore *s, const char *source, GError **error)
+{
+	if (s->automatic)
+		return true;
+	if (s->is_file && s->backend != &limg_store_archive) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
+		            "%s: not a directory (a file: only store=archive or auto reads one, "
+		            "as a docker-archive or oci-archive tar), so store=%s cannot read it",
+		            source, s->backend->name);
+		return false;
+	}
+	if (!s->is_file && s->backend == &limg_store_archive) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_ISDIR,
+		            "%s: a directory; store=archive reads a docker-archive or oci-archive "
+		            "tar file (an OCI layout directory is store=oci)", source);
+		return false;
+	}
+	return true;
+}
+
 LimgStore *
 limg_store_new(const char *source, const char *kind, GError **error)
 {
@@ -98,26 +181,18 @@ limg_store_new(const char *source, const char *kind, GError **error)
 	g_mutex_init(&s->lock);
 	s->automatic = !kind || strcmp(kind, "auto") == 0;
 	if (!s->automatic) {
-		for (guint i = 0; i < G_N_ELEMENTS(backends); i++) {
-			if (strcmp(backends[i]->name, kind) == 0)
-				s->backend = backends[i];
-		}
+		s->backend = backend_named(kind);
 		if (!s->backend) {
+			g_autofree char *kinds = kind_names();
+
 			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			            "store=%s: expected auto, plain, overlay2, docker or containers",
-			            kind);
+			            "store=%s: expected %s", kind, kinds);
 			return NULL;
 		}
 	}
 	if (source) {
-		s->dir_fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (s->dir_fd < 0) {
-			int err = errno;
-
-			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s",
-			            source, err == ENOTDIR ? "not a directory" : g_strerror(err));
+		if (!open_source(s, source, error) || !check_kind(s, source, error))
 			return NULL;
-		}
 		s->source = g_canonicalize_filename(source, NULL);
 		if (s->automatic) {
 			s->backend = detect(s->dir_fd);
@@ -178,7 +253,7 @@ backend_now(LimgStore *s)
 		g_mutex_lock(&s->lock);
 		if (s->backend != b)
 			limg_log(LIMG_LOG_INFO, "%s: now read as a%s %s store", s->source,
-			         b == &limg_store_overlay2 ? "n" : "", b->name);
+			         strchr("aeiou", b->name[0]) ? "n" : "", b->name);
 		s->backend = b;
 		s->detected_us = now;
 	}
@@ -208,7 +283,7 @@ explicit_find(const LimgStore *s, const char *id)
 	return NULL;
 }
 
-/* A fresh record of explicit layer @e, or NULL if its directory is gone. */
+/* A fresh record of explicit layer @e, or NULL if its directory or blob is gone. */
 static LimgLayerInfo *
 explicit_info(const LimgLayerInfo *e)
 {
@@ -222,10 +297,11 @@ explicit_info(const LimgLayerInfo *e)
 			g_ptr_array_add(parts, g_strdup(e->parts->pdata[i]));
 		return stack_info(e->id, parts, NULL);
 	}
-	if (stat(e->root, &st) < 0 || !S_ISDIR(st.st_mode))
+	if (stat(e->root, &st) < 0 || (e->kind == LIMG_LAYER_DIR) != !!S_ISDIR(st.st_mode) ||
+	    (e->kind == LIMG_LAYER_TAR && !S_ISREG(st.st_mode)))
 		return NULL;
 	li = g_new0(LimgLayerInfo, 1);
-	li->kind = LIMG_LAYER_DIR;
+	li->kind = e->kind;
 	li->id = g_strdup(e->id);
 	li->root = g_strdup(e->root);
 	li->rel = g_strdup("");
@@ -233,7 +309,8 @@ explicit_info(const LimgLayerInfo *e)
 	li->ino = st.st_ino;
 	li->mtime = st.st_mtim.tv_sec;
 	li->complete = true;
-	li->settle = true;
+	/* a directory may still be being written; a blob is what it is */
+	li->settle = e->kind == LIMG_LAYER_DIR;
 	return li;
 }
 
@@ -248,8 +325,16 @@ limg_store_add_dir(LimgStore *s, const char *name, const char *path, GError **er
 		            "'%s' is not a usable layer name (no '/', no leading '.')", name);
 		return FALSE;
 	}
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR, "%s is not a directory", path);
+	if (stat(path, &st) < 0) {
+		int err = errno;
+
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", path,
+		            g_strerror(err));
+		return FALSE;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
+		            "%s: neither a directory nor a tar blob", path);
 		return FALSE;
 	}
 	if (explicit_find(s, name)) {
@@ -258,6 +343,7 @@ limg_store_add_dir(LimgStore *s, const char *name, const char *path, GError **er
 		return FALSE;
 	}
 	li = g_new0(LimgLayerInfo, 1);
+	li->kind = S_ISDIR(st.st_mode) ? LIMG_LAYER_DIR : LIMG_LAYER_TAR;
 	li->id = g_strdup(name);
 	li->root = g_canonicalize_filename(path, NULL);
 	g_ptr_array_add(s->explicit, li);
@@ -320,13 +406,19 @@ cmp_info(gconstpointer a, gconstpointer b)
 
 /* ------------------------------------------------------------ metadata */
 
+/* What @path (relative to SOURCE; "": SOURCE itself) looks like now. */
 static PathMark
-mark_of(int dir_fd, const char *path)
+mark_of(const LimgStore *s, const char *path)
 {
 	PathMark m = { 0 };
 	struct stat st;
+	/*
+	 * SOURCE by its path, not by dir_fd: an archive replaced by rename
+	 * is a new file at the path while dir_fd still holds the old one.
+	 */
+	int ret = *path ? fstatat(s->dir_fd, path, &st, 0) : stat(s->source, &st);
 
-	if (fstatat(dir_fd, path, &st, 0) == 0) {
+	if (ret == 0) {
 		m.ino = st.st_ino;
 		m.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 		m.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
@@ -341,17 +433,17 @@ mark_of(int dir_fd, const char *path)
  */
 /* Marks of @paths and of @m's pending paths. */
 static GArray *
-marks_of(int dir_fd, char **paths, const LimgStoreMeta *m)
+marks_of(const LimgStore *s, char **paths, const LimgStoreMeta *m)
 {
 	GArray *marks = g_array_new(FALSE, FALSE, sizeof(PathMark));
 
 	for (guint i = 0; paths[i]; i++) {
-		PathMark pm = mark_of(dir_fd, paths[i]);
+		PathMark pm = mark_of(s, paths[i]);
 
 		g_array_append_val(marks, pm);
 	}
 	for (guint i = 0; m && i < m->pending->len; i++) {
-		PathMark pm = mark_of(dir_fd, m->pending->pdata[i]);
+		PathMark pm = mark_of(s, m->pending->pdata[i]);
 
 		g_array_append_val(marks, pm);
 	}
@@ -376,7 +468,7 @@ meta_read(LimgStore *s, const LimgStoreBackend *b, bool force)
 		g_strfreev(s->meta_paths);
 		s->meta_paths = b->meta_paths(s->source, s->dir_fd);
 	}
-	marks = marks_of(s->dir_fd, s->meta_paths, s->meta);
+	marks = marks_of(s, s->meta_paths, s->meta);
 	if (!force && s->meta && s->marks && s->marks->len == marks->len &&
 	    memcmp(s->marks->data, marks->data, marks->len * sizeof(PathMark)) == 0) {
 		m = limg_store_meta_ref(s->meta);
@@ -394,7 +486,7 @@ meta_read(LimgStore *s, const LimgStoreBackend *b, bool force)
 	g_mutex_lock(&s->lock);
 	{
 		char *none[] = { NULL };
-		g_autoptr(GArray) pending = marks_of(s->dir_fd, none, m);
+		g_autoptr(GArray) pending = marks_of(s, none, m);
 
 		g_array_append_vals(marks, pending->data, pending->len);
 	}
@@ -440,23 +532,87 @@ limg_store_meta_watch(LimgStore *s)
 		return NULL;
 	rel = b->meta_paths(s->source, s->dir_fd);
 	out = g_ptr_array_new();
-	for (guint i = 0; rel[i]; i++)
-		g_ptr_array_add(out, g_canonicalize_filename(rel[i], s->source));
+	for (guint i = 0; rel[i]; i++) {
+		char *path = g_canonicalize_filename(rel[i], s->source);
+		struct stat st;
+
+		/*
+		 * Directories are watched: a metadata file (index.json, meta.db,
+		 * the archive itself) changes in its directory. The stat marks
+		 * still decide what changed.
+		 */
+		if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			char *dir = g_path_get_dirname(path);
+
+			g_free(path);
+			path = dir;
+		}
+		if (g_ptr_array_find_with_equal_func(out, path, g_str_equal, NULL))
+			g_free(path);
+		else
+			g_ptr_array_add(out, path);
+	}
 	g_ptr_array_add(out, NULL);
 	g_strfreev(rel);
 	return (char **)g_ptr_array_free(out, FALSE);
 }
 
-/* A record of metadata layer @ml, if its directory is there. */
+/*
+ * A TAR record of blob layer @ml, if its file is there, is the file the
+ * metadata was read from, and holds the byte range.
+ */
+static LimgLayerInfo *
+blob_layer_info(const LimgStore *s, const LimgMetaLayer *ml)
+{
+	LimgLayerInfo *li;
+	struct stat st;
+
+	if (limg_store_stat_blob(s->source, s->dir_fd, ml->rel, &st) < 0)
+		return NULL;
+	/* Replaced since the metadata was read: the next read sees the new one. */
+	if (ml->file_ino && (ml->file_dev != (uint64_t)st.st_dev ||
+	                     ml->file_ino != (uint64_t)st.st_ino))
+		return NULL;
+	if (ml->offset > (uint64_t)st.st_size || ml->length > (uint64_t)st.st_size - ml->offset) {
+		g_autofree char *path = g_build_filename(s->source, ml->rel, NULL);
+
+		limg_store_log_once("%s: layer %s is bytes [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+		                    ") of it, beyond its end (%" G_GUINT64_FORMAT " bytes); not "
+		                    "served", path, ml->id, ml->offset, ml->offset + ml->length,
+		                    (uint64_t)st.st_size);
+		return NULL;
+	}
+	li = g_new0(LimgLayerInfo, 1);
+	li->kind = LIMG_LAYER_TAR;
+	li->id = g_strdup(ml->id);
+	li->root = g_strdup(s->source);
+	li->rel = g_strdup(ml->rel);
+	li->dev = st.st_dev;
+	li->ino = st.st_ino;
+	li->mtime = st.st_mtim.tv_sec;
+	li->offset = ml->offset;
+	li->length = ml->length;
+	li->digest = g_strdup(ml->digest);
+	li->complete = true;
+	return li;
+}
+
+/* A record of metadata layer @ml, if its directory (or blob) is there. */
 static LimgLayerInfo *
 meta_layer_info(const LimgStore *s, const LimgMetaLayer *ml)
 {
 	LimgLayerInfo *li;
 	struct stat st;
 
-	if (limg_store_stat_dir(s->source, s->dir_fd, ml->rel, &st) < 0)
+	if (ml->blob) {
+		li = blob_layer_info(s, ml);
+	} else {
+		if (limg_store_stat_dir(s->source, s->dir_fd, ml->rel, &st) < 0)
+			return NULL;
+		li = limg_store_dir_layer(s->source, ml->id, ml->rel, &st);
+	}
+	if (!li)
 		return NULL;
-	li = limg_store_dir_layer(s->source, ml->id, ml->rel, &st);
 	/* Committed, says the metadata: no settling, no guessing. */
 	li->settle = false;
 	if (ml->diff_id || ml->chain_id) {
@@ -560,7 +716,7 @@ limg_store_list(LimgStore *s)
 
 	for (guint i = 0; i < s->explicit->len; i++) {
 		const LimgLayerInfo *e = s->explicit->pdata[i];
-		LimgLayerInfo *li = e->kind == LIMG_LAYER_DIR ? explicit_info(e) : NULL;
+		LimgLayerInfo *li = e->kind != LIMG_LAYER_STACK ? explicit_info(e) : NULL;
 
 		if (li)
 			g_ptr_array_add(out, li);
@@ -652,6 +808,24 @@ limg_store_stat_dir(const char *source, int dir_fd, const char *path, struct sta
 		return -ELOOP;
 	}
 	return S_ISDIR(st->st_mode) ? 0 : -ENOTDIR;
+}
+
+int
+limg_store_stat_blob(const char *source, int dir_fd, const char *rel, struct stat *st)
+{
+	int ret = *rel ? fstatat(dir_fd, rel, st, AT_SYMLINK_NOFOLLOW) : stat(source, st);
+
+	if (ret < 0)
+		return -errno;
+	if (S_ISLNK(st->st_mode)) {
+		refuse_once(source, rel, "a symlink, not a regular file");
+		return -ELOOP;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		refuse_once(source, rel, "not a regular file");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 LimgLayerInfo *

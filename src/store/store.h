@@ -25,11 +25,25 @@
  *               overlay-containers/containers.json; writable layers are
  *               never layers of the store.
  *
+ * Blob stores: every layer is a tar blob (LIMG_LAYER_TAR), named by its
+ * digest, served without being unpacked (store-blobs-internal.h):
+ *
+ *   oci         an OCI image layout directory (oci-layout, index.json,
+ *               blobs/sha256/): images from index.json, nested indexes
+ *               (the host's platform takes the tag) and manifests;
+ *   archive     SOURCE is a file: a `docker save` / docker-archive tar
+ *               (manifest.json) or an oci-archive tar (an OCI layout in
+ *               a tar), read in place: a layer is a byte range of it;
+ *   containerd  a containerd root (/var/lib/containerd): images of every
+ *               namespace from io.containerd.metadata.v1.bolt/meta.db,
+ *               blobs from io.containerd.content.v1.content/.
+ *
  * With store=auto (the default) the backend is chosen by looking at
- * SOURCE: docker or containers when their metadata is there, else
- * overlay2 if it has an l/ directory or any <dir>/diff, else plain. An
- * empty directory may become an overlay2 store later (Docker starting
- * after the mount), so auto looks again at most once a second.
+ * SOURCE: archive when it is a regular file; oci, containerd, docker or
+ * containers when their marks are there; else overlay2 if it has an l/
+ * directory or any <dir>/diff, else plain. An empty directory may become
+ * an overlay2 store later (Docker starting after the mount), so auto
+ * looks again at most once a second.
  *
  * Metadata is read, never written, with a real JSON parser; a file or
  * entry that is missing, truncated, inconsistent or hostile is logged
@@ -43,7 +57,9 @@
  *
  * Layer directories are never symlinks: a layer whose directory (or
  * diff/) is a symlink is refused with a log line, so a store cannot be
- * made to serve a directory outside itself. Layer names are those of
+ * made to serve a directory outside itself. Likewise a layer blob must be
+ * a regular file, not a symlink, and hold the byte range the metadata
+ * names (else it is refused, logged). Layer names are those of
  * their directories; names starting with '.' or longer than 250 bytes are
  * skipped.
  *
@@ -69,6 +85,8 @@ typedef struct LimgStore LimgStore;
 typedef enum {
 	LIMG_LAYER_DIR,       /* a directory tree: @root + @rel */
 	LIMG_LAYER_STACK,     /* images merged as overlayfs shows them: @parts */
+	LIMG_LAYER_TAR,       /* a tar blob (plain, gzip or zstd): bytes [@offset,
+	                       * @offset + @length) of the file @root/@rel */
 } LimgLayerKind;
 
 /* One layer, as the store sees it now. */
@@ -76,8 +94,9 @@ typedef struct {
 	LimgLayerKind kind;
 	char *id;             /* its name in the mount, without ".iso" */
 	char *root;           /* DIR: the directory that holds it (SOURCE, or
-	                       * the -o layer= path) */
-	char *rel;            /* DIR: its path below @root ("" for @root) */
+	                       * the -o layer= path); TAR: SOURCE */
+	char *rel;            /* DIR, TAR: its path below @root ("" for @root:
+	                       * SOURCE is the file, an archive) */
 	char *parent;         /* id of the layer below it, or NULL (unknown) */
 	GStrv names;          /* other names of the layer, or NULL */
 	uint64_t dev;         /* identity of the served directory: a layer */
@@ -90,6 +109,11 @@ typedef struct {
 	GPtrArray *parts;     /* char *: image names, lowest first */
 	char *files_dir;      /* hosts, hostname, resolv.conf put on top as
 	                       * etc/..., from this directory; or NULL */
+	/* TAR (@dev, @ino, @mtime: of the file) */
+	uint64_t offset;      /* where the blob starts in the file */
+	uint64_t length;      /* its bytes; 0: to the end of the file */
+	char *digest;         /* "sha256:<hex>" its bytes must hash to (checked
+	                       * before it is served), or NULL */
 } LimgLayerInfo;
 
 void limg_layer_info_free(LimgLayerInfo *li);
@@ -107,13 +131,26 @@ typedef struct {
 	char *diff_id;        /* "sha256:<hex>" of its tar, or NULL (init layers) */
 	char *chain_id;       /* "sha256:<hex>", or NULL */
 	bool init;            /* a container's init layer */
+	/* Blob stores (oci, archive, containerd): the layer is a tar blob */
+	bool blob;            /* @rel names a regular file ("": SOURCE itself) */
+	uint64_t offset;      /* the blob is bytes [offset, offset + length) */
+	uint64_t length;      /*   of it (0: to the end) */
+	char *digest;         /* "sha256:<hex>" of the blob's bytes, or NULL */
+	uint64_t file_dev;    /* the file the offsets were read from (an */
+	uint64_t file_ino;    /*   archive): another file there is not this
+	                       *   layer; both 0: any file */
 } LimgMetaLayer;
 
 /* An image: an ordered stack of layers. */
 typedef struct {
 	char *id;             /* hex digest of its config, no "sha256:" */
-	GPtrArray *tags;      /* char *: "repository:tag", sorted */
+	GPtrArray *tags;      /* char *: "repository:tag" (blob stores: also a
+	                       * bare OCI "ref.name" tag), sorted */
 	GPtrArray *layers;    /* LimgMetaLayer * (borrowed), lowest first */
+	GPtrArray *chains;    /* char *: the chain id of each layer in this
+	                       * image, or NULL: each layer's own @chain_id. A
+	                       * blob is one layer wherever it is stacked, so
+	                       * its chain id depends on the image */
 } LimgMetaImage;
 
 typedef struct {
@@ -130,7 +167,7 @@ typedef struct {
 	uint64_t serial;          /* a new number for every new snapshot */
 	GHashTable *layers;       /* id -> LimgMetaLayer * (owns) */
 	GHashTable *by_diff;      /* hex -> LimgMetaLayer * */
-	GHashTable *by_chain;     /* hex -> LimgMetaLayer * */
+	GHashTable *by_chain;     /* hex -> LimgMetaLayer * (images' chains too) */
 	GPtrArray *images;        /* LimgMetaImage *, sorted by id (owns) */
 	GPtrArray *containers;    /* LimgMetaContainer *, sorted by id (owns) */
 	GHashTable *tags;         /* "repository:tag" -> LimgMetaImage * */
@@ -146,6 +183,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(LimgStoreMeta, limg_store_meta_unref)
 
 /* Lookups in a snapshot; NULL when absent. Borrowed. */
 LimgMetaImage *limg_store_meta_image(const LimgStoreMeta *m, const char *id);
+/* The chain id of layer @i of @im ("sha256:<hex>"), or NULL. Borrowed. */
+const char *limg_meta_image_chain(const LimgMetaImage *im, guint i);
 LimgMetaContainer *limg_store_meta_container(const LimgStoreMeta *m, const char *id);
 
 /*
@@ -160,7 +199,10 @@ void limg_store_meta_refresh(LimgStore *s);
 /* One backend: how SOURCE names and describes its layers. */
 typedef struct {
 	const char *name;
-	/* Does the directory @dir_fd look like this kind of store? */
+	/*
+	 * Does SOURCE, open as @dir_fd (a directory, or a regular file: see
+	 * limg_store_new()), look like this kind of store?
+	 */
 	bool (*detect)(int dir_fd);
 	/*
 	 * Append every layer of the store at @source (open as @dir_fd) to
@@ -173,9 +215,9 @@ typedef struct {
 	/*
 	 * Metadata backends: read the snapshot now (never NULL: an empty one
 	 * when nothing can be read, problems logged); the paths (relative to
-	 * SOURCE, a new NULL-terminated vector) whose changes change it. For
-	 * these, list and lookup may be NULL: the store core answers from the
-	 * snapshot.
+	 * SOURCE, a new NULL-terminated vector; "" is SOURCE itself) whose
+	 * changes change it. For these, list and lookup may be NULL: the
+	 * store core answers from the snapshot.
 	 */
 	LimgStoreMeta *(*read_meta)(const char *source, int dir_fd);
 	char **(*meta_paths)(const char *source, int dir_fd);
@@ -185,12 +227,20 @@ extern const LimgStoreBackend limg_store_plain;
 extern const LimgStoreBackend limg_store_overlay2;
 extern const LimgStoreBackend limg_store_docker;
 extern const LimgStoreBackend limg_store_containers;
+extern const LimgStoreBackend limg_store_oci;
+extern const LimgStoreBackend limg_store_archive;
+extern const LimgStoreBackend limg_store_containerd;
 
 /*
  * Open the store at @source (NULL: only explicit layers), read with the
- * backend named @kind ("plain", "overlay2", "docker", "containers"; NULL
- * or "auto": detect).
- * Fails if @source is not a readable directory or @kind is unknown.
+ * backend named @kind ("plain", "overlay2", "docker", "containers",
+ * "oci", "archive", "containerd"; NULL or "auto": detect).
+ * @source is a directory, or a regular file (an archive: read only by
+ * the archive backend, which auto picks for a file).
+ * Fails if @source is neither a readable directory nor a readable
+ * regular file, if @kind is unknown (G_OPTION_ERROR), or if @kind cannot
+ * read it (G_FILE_ERROR_NOTDIR: a file for a directory backend;
+ * G_FILE_ERROR_ISDIR: a directory for archive).
  */
 LimgStore *limg_store_new(const char *source, const char *kind, GError **error);
 void limg_store_free(LimgStore *s);
@@ -199,7 +249,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(LimgStore, limg_store_free)
 /* Add "NAME:PATH" (the -o layer= option). Fails on a bad spec or path. */
 gboolean limg_store_add_spec(LimgStore *s, const char *spec, GError **error);
 
-/* Add directory @path as layer @name (render's single layer). */
+/*
+ * Add @path as layer @name: a directory, or a regular file holding a tar
+ * blob (plain, gzip or zstd). render's layers, -o layer=NAME:PATH.
+ */
 gboolean limg_store_add_dir(LimgStore *s, const char *name, const char *path, GError **error);
 
 /*
@@ -223,14 +276,19 @@ const char *limg_store_watch_dir(const LimgStore *s);
 
 /*
  * Directories (absolute, NULL-terminated; caller g_strfreev()s) whose
- * changes change the metadata (inotify), or NULL for a store without.
+ * changes change the metadata (inotify), or NULL for a store without. A
+ * metadata file is watched through its directory: an archive through the
+ * directory that holds SOURCE, an OCI layout's index.json through SOURCE.
  */
 char **limg_store_meta_watch(LimgStore *s);
 
 /* Names of every stack the metadata knows now, sorted (caller frees). */
 GPtrArray *limg_store_stacks(LimgStore *s);
 
-/* The backend in use now: "plain", "overlay2", "docker", "containers". */
+/*
+ * The backend in use now: "plain", "overlay2", "docker", "containers",
+ * "oci", "archive", "containerd".
+ */
 const char *limg_store_kind(LimgStore *s);
 
 /* Valid as a layer directory name in a store (no '/', no leading '.'). */

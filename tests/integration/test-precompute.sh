@@ -3,7 +3,8 @@
 # background, new layers are picked up once settled, concurrent cold
 # requests share one layout, the metadata cache keeps its memory budget,
 # and a restart serves every image from the persistent cache without a
-# walk, rejecting damaged cache files.
+# walk, rejecting damaged cache files, and the disk cache keeps its
+# budget.
 
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/functions.sh"
 . "$top_srcdir/tests/lib/mount.sh"
@@ -108,6 +109,7 @@ for l in l1 l2 l3 l4; do
 done
 [ "$(stat_of walks)" = 0 ] || fail "restart walked $(stat_of walks) layers; the cache should serve them"
 [ "$(stat_of cache_disk_hits)" = 4 ] || fail "cache_disk_hits $(stat_of cache_disk_hits), want 4"
+[ "$(stat_of cache_disk_budget)" -gt 0 ] || fail "no default disk budget"
 echo "after a restart every image is served from the disk cache, byte-identical, no walk"
 limg_umount "$mnt"
 
@@ -136,6 +138,17 @@ echo "flipped, truncated and old-format cache files were rejected and rebuilt"
 limg_umount "$mnt"
 set -- "$cache"/*.tree
 [ $# = 4 ] || fail "rebuilt cache files were not written back ($# files)"
+
+# ------------------------------------------------ the disk budget
+limg_mount "$store" "$mnt" -o "cache_dir=$cache,workers=2,cache_size=1"
+wait_for images_ready 4
+cmp "$mnt/l1.iso" "$ref/l1.iso" || fail "l1.iso differs under a 1-byte disk budget"
+[ "$(stat_of cache_disk_budget)" = 1 ] || fail "cache_disk_budget $(stat_of cache_disk_budget), want 1"
+[ "$(stat_of cache_disk_evictions)" -ge 4 ] ||
+	fail "cache_disk_evictions $(stat_of cache_disk_evictions): the 4 trees should go at mount time"
+[ "$(stat_of cache_disk_bytes)" = 0 ] || fail "cache_disk_bytes $(stat_of cache_disk_bytes) over the budget"
+echo "a budget smaller than the cache evicts at mount time and after every save"
+limg_umount "$mnt"
 
 # ------------------------------------------------ one layout for many readers
 limg_mount "$store" "$mnt" -o "nocache_dir,workers=0"

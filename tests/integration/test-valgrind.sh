@@ -10,7 +10,7 @@
 [ "${LIMG_SANITIZERS:-no}" = yes ] && skip "sanitizer build: ASan and valgrind do not mix"
 requires valgrind
 status=0
-for t in names rrip layout render tree source overlay blockcache handles persist precompute store bolt images gen-read; do
+for t in names rrip layout render tree builder source source-tar overlay blockcache handles persist budget precompute store store-blobs bolt images gen-read; do
 	bin=$top_builddir/tests/unit/test-$t
 	[ -x "$bin" ] || skip "unit tests not built (no criterion)"
 	log=$top_builddir/tests/tmp/valgrind-$t.log

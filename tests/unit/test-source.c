@@ -149,37 +149,7 @@ open_node(uint32_t node)
 static void
 expect_tree_invariant(void)
 {
-	g_autofree uint32_t *owner = g_new0(uint32_t, tree->n_nodes);
-
-	cr_assert_gt(tree->n_nodes, 0);
-	cr_expect(S_ISDIR(tree->nodes[0].mode));
-	for (uint32_t d = 0; d < tree->n_nodes; d++) {
-		const LimgNode *dn = &tree->nodes[d];
-
-		if (!S_ISDIR(dn->mode)) {
-			cr_expect_eq(dn->nchildren, 0);
-			continue;
-		}
-		cr_assert_leq((uint64_t)dn->first_child + dn->nchildren, tree->n_nodes);
-		for (uint32_t c = dn->first_child; c < dn->first_child + dn->nchildren; c++) {
-			const LimgNode *cn = &tree->nodes[c];
-
-			cr_expect_gt(c, 0);
-			cr_expect_eq(cn->parent, d);
-			cr_expect_eq(owner[c], 0, "node %u listed twice", c);
-			owner[c] = d + 1;
-			if (c > dn->first_child) {
-				const LimgNode *pn = &tree->nodes[c - 1];
-				size_t n = pn->name_len < cn->name_len ? pn->name_len : cn->name_len;
-				int r = memcmp(limg_tree_name(tree, pn), limg_tree_name(tree, cn), n);
-
-				cr_expect(r < 0 || (r == 0 && pn->name_len < cn->name_len),
-				          "%s before %s", limg_tree_name(tree, pn), limg_tree_name(tree, cn));
-			}
-		}
-	}
-	for (uint32_t i = 1; i < tree->n_nodes; i++)
-		cr_expect_neq(owner[i], 0, "node %u is nobody's child", i);
+	th_expect_tree_invariant(tree);
 }
 
 /* ------------------------------------------------------------ scan */

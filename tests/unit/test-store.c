@@ -46,28 +46,9 @@ TestSuite(store, .init = setup, .fini = teardown, .timeout = 30);
 static LimgStore *
 open_store(const char *kind)
 {
-	g_autoptr(GError) error = NULL;
-	LimgStore *s = limg_store_new(source, kind, &error);
-
-	cr_assert_not_null(s, "store %s (%s): %s", source, kind ? kind : "auto",
-	                   error ? error->message : "");
-	return s;
+	return th_store_open(source, kind);
 }
 
-/* The ids limg_store_list() gives, joined by spaces. */
-static char *
-list_ids(LimgStore *s)
-{
-	g_autoptr(GPtrArray) layers = limg_store_list(s);
-	GString *out = g_string_new(NULL);
-
-	for (guint i = 0; i < layers->len; i++) {
-		const LimgLayerInfo *li = layers->pdata[i];
-
-		g_string_append_printf(out, "%s%s", i ? " " : "", li->id);
-	}
-	return g_string_free(out, FALSE);
-}
 
 static void
 symlink_at(const char *dir, const char *rel, const char *target)
@@ -235,7 +216,7 @@ run_layout(const char *file)
 			cr_assert_eq(n, 2, "%s: %s", file, l);
 			cr_expect_str_eq(limg_store_kind(s), f[1], "%s: kind", file);
 		} else if (strcmp(f[0], "expect-ids") == 0) {
-			g_autofree char *got = list_ids(s);
+			g_autofree char *got = th_store_ids(s);
 			g_autofree char *want = g_strjoinv(" ", f + 1);
 
 			have_ids = true;
@@ -362,7 +343,7 @@ Test(store, list_is_sorted_bytewise_over_source_and_explicit_layers)
 		th_mkdir(source, dirs[i]);
 	s = open_store("plain");
 	cr_assert(limg_store_add_spec(s, spec, &error));
-	got = list_ids(s);
+	got = th_store_ids(s);
 	cr_expect_str_eq(got, "B _ a a-b a0 aa ab b \xc3\xa9");
 }
 
@@ -395,7 +376,7 @@ Test(store, lookup_of_missing_and_invalid_names_finds_nothing)
 		cr_expect_not_null(a);
 	}
 	{
-		g_autofree char *ids = list_ids(s);
+		g_autofree char *ids = th_store_ids(s);
 		g_autofree char *want = g_strdup_printf("a %s", n250);
 
 		cr_expect_str_eq(ids, want);
@@ -417,7 +398,7 @@ Test(store, layers_appear_and_vanish_at_once)
 	cr_assert_eq(rmdir(a), 0);
 	cr_expect_null(limg_store_lookup(s, "a"));
 	{
-		g_autofree char *ids = list_ids(s);
+		g_autofree char *ids = th_store_ids(s);
 
 		cr_expect_str_eq(ids, "");
 	}
@@ -521,10 +502,10 @@ expect_spec_error(LimgStore *s, const char *spec, GQuark domain, int code)
 Test(store, add_spec_errors)
 {
 	g_autoptr(LimgStore) s = open_store("plain");
-	g_autofree char *file = g_build_filename(base, "file", NULL);
 	g_autofree char *missing = g_build_filename(base, "missing", NULL);
 	g_autofree char *ok = g_strdup_printf("x:%s", outside);
-	g_autofree char *s_file = g_strdup_printf("f:%s", file);
+	g_autofree char *fifo = g_build_filename(base, "fifo", NULL);
+	g_autofree char *s_fifo = g_strdup_printf("f:%s", fifo);
 	g_autofree char *s_missing = g_strdup_printf("m:%s", missing);
 	g_autofree char *s_dot = g_strdup_printf(".x:%s", outside);
 	g_autofree char *s_slash = g_strdup_printf("a/b:%s", outside);
@@ -535,7 +516,7 @@ Test(store, add_spec_errors)
 	memset(n251, 'n', 251);
 	n251[251] = 0;
 	s_long = g_strdup_printf("%s:%s", n251, outside);
-	th_write_text(base, "file", "not a directory");
+	cr_assert_eq(mkfifo(fifo, 0644), 0, "mkfifo: %s", g_strerror(errno));
 
 	expect_spec_error(s, "nocolon", G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE);
 	expect_spec_error(s, s_empty, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE);
@@ -543,10 +524,10 @@ Test(store, add_spec_errors)
 	expect_spec_error(s, s_dot, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE);
 	expect_spec_error(s, s_slash, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE);
 	expect_spec_error(s, s_long, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE);
-	expect_spec_error(s, s_file, G_FILE_ERROR, G_FILE_ERROR_NOTDIR);
-	expect_spec_error(s, s_missing, G_FILE_ERROR, G_FILE_ERROR_NOTDIR);
+	expect_spec_error(s, s_fifo, G_FILE_ERROR, G_FILE_ERROR_NOTDIR);
+	expect_spec_error(s, s_missing, G_FILE_ERROR, G_FILE_ERROR_NOENT);
 	{
-		g_autofree char *ids = list_ids(s);
+		g_autofree char *ids = th_store_ids(s);
 
 		cr_expect_str_eq(ids, "", "failed specs add nothing");
 	}
@@ -555,6 +536,20 @@ Test(store, add_spec_errors)
 
 		cr_expect(limg_store_add_spec(s, ok, &error), "%s", error ? error->message : "");
 	}
+	{
+		/* A regular file is a tar blob layer. */
+		g_autofree char *blob = g_build_filename(base, "blob.tar", NULL);
+		g_autofree char *spec = g_strdup_printf("t:%s", blob);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(LimgLayerInfo) li = NULL;
+
+		th_write_text(base, "blob.tar", "tar bytes are checked when it is read");
+		cr_expect(limg_store_add_spec(s, spec, &error), "%s", error ? error->message : "");
+		li = limg_store_lookup(s, "t");
+		cr_assert(li, "the blob layer is listed");
+		cr_expect_eq(li->kind, LIMG_LAYER_TAR);
+		cr_expect(!li->settle, "a blob needs no settling");
+	}
 	expect_spec_error(s, ok, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE);
 	{
 		g_autofree char *other = g_strdup_printf("x:%s", base);
@@ -562,11 +557,11 @@ Test(store, add_spec_errors)
 		expect_spec_error(s, other, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE);
 	}
 	{
-		g_autofree char *ids = list_ids(s);
+		g_autofree char *ids = th_store_ids(s);
 		g_autoptr(LimgLayerInfo) li = limg_store_lookup(s, "x");
 		g_autofree char *canon = g_canonicalize_filename(outside, NULL);
 
-		cr_expect_str_eq(ids, "x", "given twice: the first stays");
+		cr_expect_str_eq(ids, "t x", "given twice: the first stays");
 		cr_assert_not_null(li);
 		cr_expect_str_eq(li->root, canon);
 	}
@@ -622,7 +617,7 @@ Test(store, explicit_layer_follows_its_directory)
 	cr_assert_eq(rmdir(dir), 0);
 	cr_expect_null(limg_store_lookup(s, "e"), "its directory is gone");
 	{
-		g_autofree char *ids = list_ids(s);
+		g_autofree char *ids = th_store_ids(s);
 
 		cr_expect_str_eq(ids, "");
 	}
@@ -644,13 +639,13 @@ Test(store, store_without_source_has_explicit_layers_only)
 	cr_expect_null(limg_store_source(s));
 	cr_expect_null(limg_store_watch_dir(s));
 	{
-		g_autofree char *ids = list_ids(s);
+		g_autofree char *ids = th_store_ids(s);
 
 		cr_expect_str_eq(ids, "");
 	}
 	cr_assert(limg_store_add_spec(s, spec, &error));
 	{
-		g_autofree char *ids = list_ids(s);
+		g_autofree char *ids = th_store_ids(s);
 		g_autoptr(LimgLayerInfo) li = limg_store_lookup(s, "only");
 
 		cr_expect_str_eq(ids, "only");
@@ -739,7 +734,7 @@ Test(store, auto_detection_switches_when_l_appears_and_goes, .timeout = 30)
 	s = open_store(NULL);
 	cr_assert_str_eq(limg_store_kind(s), "plain");
 	{
-		g_autofree char *ids = list_ids(s);
+		g_autofree char *ids = th_store_ids(s);
 
 		cr_expect_str_eq(ids, "x");
 	}
@@ -748,7 +743,7 @@ Test(store, auto_detection_switches_when_l_appears_and_goes, .timeout = 30)
 	g_usleep(1100 * 1000);
 	cr_expect_str_eq(limg_store_kind(s), "overlay2", "looked again after a second");
 	{
-		g_autofree char *ids = list_ids(s);
+		g_autofree char *ids = th_store_ids(s);
 
 		cr_expect_str_eq(ids, "", "x has no diff/: not an overlay2 layer");
 		cr_expect_null(limg_store_lookup(s, "x"));

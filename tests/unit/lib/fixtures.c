@@ -229,3 +229,26 @@ th_images_new(const char *store_dir, const char *kind, const LimgImagesOptions *
 	cr_assert(im != NULL);
 	return im;
 }
+
+LimgStore *
+th_store_open(const char *dir, const char *kind)
+{
+	g_autoptr(GError) error = NULL;
+	LimgStore *s = limg_store_new(dir, kind, &error);
+
+	cr_assert_not_null(s, "store %s (%s): %s", dir, kind ? kind : "auto",
+	                   error ? error->message : "");
+	return s;
+}
+
+char *
+th_store_ids(LimgStore *s)
+{
+	g_autoptr(GPtrArray) layers = limg_store_list(s);
+	GString *out = g_string_new(NULL);
+
+	for (guint i = 0; i < layers->len; i++)
+		g_string_append_printf(out, "%s%s", i ? " " : "",
+		                       ((const LimgLayerInfo *)layers->pdata[i])->id);
+	return g_string_free(out, FALSE);
+}

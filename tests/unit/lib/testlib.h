@@ -12,8 +12,11 @@
  *    and a check that the planner only asks for bytes that exist;
  *  - iso-parse.c: small ECMA-119 / SUSP parsers written from the
  *    standards, for assertions. They never call the engine's encoders;
+ *  - tree-check.c: the tree invariant, lookups by path and dumps of
+ *    built trees, for the suites of the tree builder and the sources;
  *  - fixtures.c: scratch directories and files for the tests of the
- *    upper modules (sources, stores, the image service).
+ *    upper modules (sources, stores, the image service);
+ *  - bolt-writer.c: small bbolt databases (containerd's meta.db).
  *
  * Every helper asserts with Criterion: a failure ends the test.
  */
@@ -36,6 +39,7 @@
 #include "cache/images.h"
 #include "iso/layout.h"
 #include "iso/render.h"
+#include "store/store.h"
 #include "tree/tree.h"
 #include "util/report.h"
 
@@ -84,6 +88,37 @@ TbEntry *tb_link(TreeBuilder *tb, const char *path, TbEntry *existing);
  * and must still be freed. Caller owns the tree.
  */
 LimgTree *tb_build(TreeBuilder *tb);
+
+/* ------------------------------------------------------------ checks */
+
+/*
+ * tree-check.c: assertions about a built tree. The invariant of tree.h:
+ * the root a directory, the children of each directory contiguous, named
+ * in byte order, each listed once, every node but the root some
+ * directory's child.
+ */
+void th_expect_tree_invariant(const LimgTree *t);
+/* The node at relative path @path ("" the root), or LIMG_NONE. */
+uint32_t th_tree_find(const LimgTree *t, const char *path);
+/* The same, asserting it exists. */
+const LimgNode *th_tree_node(const LimgTree *t, const char *path);
+/* A node's xattrs as "name=value,..." in tree order, bytes escaped. Caller frees. */
+char *th_tree_xattrs(const LimgTree *t, const LimgNode *n);
+/* The xattrs of the node at @path must be @want (as th_tree_xattrs() gives them). */
+void th_expect_xattrs(const LimgTree *t, const char *path, const char *want);
+/* There must be no node at @path. */
+void th_expect_absent(const LimgTree *t, const char *path);
+
+typedef enum {
+	TH_DUMP_IDS = 1 << 0,      /* also ino, dev and ctime */
+} ThDumpFlags;
+
+/*
+ * Every node in index order, one line each, every field (names, targets
+ * and xattrs by value, not by arena offset), for comparing trees. Caller
+ * frees.
+ */
+char *th_tree_dump(const LimgTree *t, ThDumpFlags flags);
 
 /* ------------------------------------------------------------ images */
 
@@ -259,5 +294,32 @@ void th_dac_restore(void);
  * Asserts success.
  */
 LimgImages *th_images_new(const char *store_dir, const char *kind, const LimgImagesOptions *opts);
+
+/* The store at @dir read as @kind (NULL: auto), asserting it opens. */
+LimgStore *th_store_open(const char *dir, const char *kind);
+/* The ids limg_store_list() gives now, joined by spaces. Caller frees. */
+char *th_store_ids(LimgStore *s);
+
+/* ------------------------------------------------------------ bbolt */
+
+/*
+ * bolt-writer.c: a minimal bbolt database writer, from the format (not
+ * the reader's code): buckets by path, made on the way; plain values;
+ * written out as one leaf page per bucket. Bucket paths are
+ * NULL-terminated key lists, as in store/bolt.h.
+ */
+typedef struct ThBolt ThBolt;
+
+ThBolt *th_bolt_new(void);
+void th_bolt_free(ThBolt *db);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ThBolt, th_bolt_free)
+void th_bolt_bucket(ThBolt *db, const char *const *path);
+void th_bolt_put(ThBolt *db, const char *const *path, const char *key, const void *value,
+                 size_t len);
+void th_bolt_put_str(ThBolt *db, const char *const *path, const char *key, const char *value);
+/* Go's binary.PutVarint, as containerd stores sizes. */
+void th_bolt_put_varint(ThBolt *db, const char *const *path, const char *key, int64_t x);
+/* Write the database to @dir/@rel (parents made). */
+void th_bolt_save(ThBolt *db, const char *dir, const char *rel);
 
 #endif /* LIMG_TESTLIB_H */
