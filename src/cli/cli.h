@@ -12,6 +12,7 @@
 int limg_cmd_render(int argc, char **argv);
 int limg_cmd_check(int argc, char **argv);
 int limg_cmd_stack(int argc, char **argv);
+int limg_cmd_upgrade(int argc, char **argv);
 
 /* The mount: argv as the whole program got it (argv[0] the program). */
 int limg_cmd_mount(int argc, char **argv);

@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "fuse/fs.h"
+#include "fuse/keeper.h"
 #include "util/log.h"
 
 #define PROG "fuse-layerimg"
@@ -73,20 +74,43 @@ static const char mount_usage[] =
 	"                         open (default): reuse it while the layer directory\n"
 	"                         is unchanged, and check every file when it is\n"
 	"                         opened; walk: walk every layer again\n"
+	"  -o image_uid=USER      owner of the images, a name or a number (default:\n"
+	"                         the user running fuse-layerimg)\n"
+	"  -o image_gid=GROUP     group of the images, a name or a number (default:\n"
+	"                         that user's group)\n"
+	"  -o image_mode=MODE     permission bits of the images, octal, without\n"
+	"                         write, setuid, setgid or sticky bits (default 0400)\n"
+	"  -o nokeeper            one process, no keeper: if it dies, the mount\n"
+	"                         fails (ENOTCONN) until unmounted (see below)\n"
 	"  -f                     stay in the foreground (log to stderr, not syslog)\n"
 	"  -d                     debug: foreground, log every FUSE request\n"
 	"  -s                     single-threaded\n"
-	"  -o allow_other         let other users read the images (needs root or\n"
+	"  -o allow_other         let other users see the mount: the listing and\n"
+	"                         .stats, and the images as far as image_uid,\n"
+	"                         image_gid and image_mode allow (needs root or\n"
 	"                         user_allow_other in /etc/fuse.conf)\n"
 	"  -h, --help             this help, then libfuse's options\n"
 	"  -V, --version          version\n"
 	"\n"
-	"Images are read-only (0444): opening one read-write succeeds, as VM\n"
+	"Images are read-only: opening one read-write succeeds for root, as VM\n"
 	"runtimes do, but any write, truncation or change fails with EROFS.\n"
+	"Layers hold secrets (/etc/shadow, keys): only the images' owner may read\n"
+	"them (0400) unless image_gid and image_mode grant more, and the kernel\n"
+	"enforces it (default_permissions is always on). No one else gets a write\n"
+	"bit, so other users open images read-only (QEMU: readonly=on).\n"
 	"Unmount with 'fusermount3 -u MOUNTPOINT' or by sending SIGTERM.\n"
 	"\n"
-	"From /etc/fstab:\n"
-	"  fuse-layerimg#/var/lib/docker/overlay2 /run/layerimg fuse allow_other 0 0\n"
+	"The process that mounts is a keeper: it holds the mount's /dev/fuse file\n"
+	"and runs a worker (fuse-layerimg-worker) that serves it. A worker that\n"
+	"dies (a crash, kill -9) is restarted and takes over open files, so guests\n"
+	"reading images see a pause, not errors; 'fuse-layerimg upgrade MOUNTPOINT'\n"
+	"(or SIGHUP to the keeper) hands the mount over to the binary now on disk.\n"
+	"A worker that fails 5 times in a row is not restarted: requests then fail\n"
+	"with EIO until SIGHUP tries again. .stats shows keeper_pid and worker_pid.\n"
+	"\n"
+	"From /etc/fstab, the images readable by root and group kvm (QEMU) only:\n"
+	"  fuse-layerimg#/var/lib/docker /run/layerimg fuse allow_other,image_gid=kvm,"
+	"image_mode=0440 0 0\n"
 	"\n"
 	"Other commands: fuse-layerimg render --help, fuse-layerimg check --help.\n";
 
@@ -106,9 +130,20 @@ typedef struct {
 	char *verify;
 	char *store;
 	unsigned readahead_kb;
+	uid_t image_uid;        /* (uid_t)-1: the daemon's */
+	gid_t image_gid;        /* (gid_t)-1: the daemon's */
+	mode_t image_mode;
+	/*
+	 * The first bad image_* value, parsed (names looked up) as the option
+	 * is seen; reported with the other option errors. Borrowed: owned by
+	 * limg_cmd_mount(), so it is freed on every way out.
+	 */
+	GError **image_error;
+	int nokeeper;
+	char *worker_mount;     /* a worker: "/dev/fd/N" replaces the mount point */
 } MountConf;
 
-enum { KEY_LAYER, KEY_HELP, KEY_VERSION };
+enum { KEY_LAYER, KEY_IMAGE_UID, KEY_IMAGE_GID, KEY_IMAGE_MODE, KEY_HELP, KEY_VERSION };
 
 static const struct fuse_opt mount_opts[] = {
 	FUSE_OPT_KEY("layer=", KEY_LAYER),
@@ -124,8 +159,30 @@ static const struct fuse_opt mount_opts[] = {
 	{ "verify=%s", offsetof(MountConf, verify), 0 },
 	{ "store=%s", offsetof(MountConf, store), 0 },
 	{ "readahead_kb=%u", offsetof(MountConf, readahead_kb), 0 },
+	{ "nokeeper", offsetof(MountConf, nokeeper), 1 },
+	FUSE_OPT_KEY("image_uid=", KEY_IMAGE_UID),
+	FUSE_OPT_KEY("image_gid=", KEY_IMAGE_GID),
+	FUSE_OPT_KEY("image_mode=", KEY_IMAGE_MODE),
 	FUSE_OPT_END
 };
+
+/* -o image_uid=, image_gid=, image_mode= (@arg is "image_uid=VALUE"). */
+static void
+image_opt(MountConf *c, const char *arg, int key)
+{
+	g_autoptr(GError) error = NULL;
+	const char *value = strchr(arg, '=') + 1;
+	gboolean ok;
+
+	if (key == KEY_IMAGE_UID)
+		ok = limg_parse_uid(value, &c->image_uid, &error);
+	else if (key == KEY_IMAGE_GID)
+		ok = limg_parse_gid(value, &c->image_gid, &error);
+	else
+		ok = limg_parse_image_mode(value, &c->image_mode, &error);
+	if (!ok && !*c->image_error)
+		g_propagate_prefixed_error(c->image_error, g_steal_pointer(&error), "%s: ", arg);
+}
 
 static int
 opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -134,6 +191,10 @@ opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 
 	if (key == KEY_LAYER) {
 		g_ptr_array_add(c->layers, g_strdup(arg + strlen("layer=")));
+		return 0;
+	}
+	if (key == KEY_IMAGE_UID || key == KEY_IMAGE_GID || key == KEY_IMAGE_MODE) {
+		image_opt(c, arg, key);
 		return 0;
 	}
 	/* x-* options are for the tools around mount (x-systemd.after=...): not ours. */
@@ -145,6 +206,9 @@ opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 			c->source = g_strdup(arg);
 			return 0;
 		}
+		/* A worker serves its keeper's session, never mounts (keeper.h). */
+		if (c->worker_mount)
+			return fuse_opt_add_arg(outargs, c->worker_mount);
 		return 1;
 	}
 	return 1;
@@ -172,13 +236,43 @@ cache_dir_for(const MountConf *c)
 	return g_canonicalize_filename(dir, NULL);
 }
 
+/*
+ * The keeper (keeper.h): mount with libfuse's options in @args, daemonize
+ * unless told not to, then hold the session while workers serve it.
+ */
+static int
+keep(struct fuse_args *args, const struct fuse_cmdline_opts *opts, char **worker_args)
+{
+	static const struct fuse_lowlevel_ops none;
+	struct fuse_session *se = fuse_session_new(args, &none, sizeof(none), NULL);
+	int status = 1;
+
+	if (!se)
+		return 1;
+	if (fuse_session_mount(se, opts->mountpoint) != 0)
+		goto out;
+	if (fuse_daemonize(opts->foreground) != 0) {
+		fuse_session_unmount(se);
+		goto out;
+	}
+	if (!opts->foreground)
+		limg_log_use_syslog(true);
+	status = limg_keeper_run(se, opts->mountpoint, worker_args);
+out:
+	fuse_session_destroy(se);
+	return status;
+}
+
 int
 limg_cmd_mount(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
+	g_autoptr(GError) image_error = NULL;
 	MountConf conf = { .attr_timeout = 1.0, .workers = -1, .settle = 2000,
-	                   .readahead_kb = 1024 };
+	                   .readahead_kb = 1024, .image_uid = (uid_t)-1,
+	                   .image_gid = (gid_t)-1, .image_mode = 0400,
+	                   .image_error = &image_error };
 	g_autofree char *cache_dir = NULL;
 	LimgImagesOptions iopts = { 0 };
 	LimgFsOptions fsopts = { 0 };
@@ -186,9 +280,17 @@ limg_cmd_mount(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	LimgStore *store = NULL;
 	LimgFs *fs = NULL;
-	int status = 1, ret;
+	LimgHandoff handoff;
+	int status = 1, ret, worker;
 
 	conf.layers = g_ptr_array_new_with_free_func(g_free);
+	worker = limg_handoff_get(&handoff, &error);
+	if (worker < 0) {
+		fprintf(stderr, PROG ": %s\n", error->message);
+		goto out_args;
+	}
+	if (worker)
+		conf.worker_mount = limg_handoff_mount_arg(&handoff);
 	if (fuse_opt_parse(&args, &conf, mount_opts, opt_proc) < 0)
 		goto out_args;
 	if (fuse_parse_cmdline(&args, &opts) < 0)
@@ -208,7 +310,12 @@ limg_cmd_mount(int argc, char **argv)
 	}
 	/* With only -o layer= given, the one positional argument is the mountpoint. */
 	if (!opts.mountpoint && conf.source && conf.layers->len) {
-		opts.mountpoint = g_steal_pointer(&conf.source);
+		if (conf.worker_mount) {
+			g_clear_pointer(&conf.source, g_free);
+			opts.mountpoint = strdup(conf.worker_mount);
+		} else {
+			opts.mountpoint = g_steal_pointer(&conf.source);
+		}
 	}
 	if (!opts.mountpoint || (!conf.source && conf.layers->len == 0)) {
 		fprintf(stderr, PROG ": expected SOURCE and MOUNTPOINT\n\n%s", mount_usage);
@@ -261,12 +368,23 @@ limg_cmd_mount(int argc, char **argv)
 		status = 2;
 		goto out_args;
 	}
+	if (image_error) {
+		fprintf(stderr, PROG ": %s\n", image_error->message);
+		limg_store_free(store);
+		status = 2;
+		goto out_args;
+	}
 	iopts.verify_walk = conf.verify && strcmp(conf.verify, "walk") == 0;
 	cache_dir = cache_dir_for(&conf);
 	iopts.cache_dir = cache_dir;
 	if (cache_dir && !conf.cache_size)
 		iopts.cache_size = limg_budget_default(cache_dir);
 	fsopts.attr_timeout = conf.attr_timeout;
+	fsopts.uid = geteuid();
+	fsopts.gid = getegid();
+	fsopts.image_uid = conf.image_uid != (uid_t)-1 ? conf.image_uid : fsopts.uid;
+	fsopts.image_gid = conf.image_gid != (gid_t)-1 ? conf.image_gid : fsopts.gid;
+	fsopts.image_mode = conf.image_mode;
 	{
 		g_autofree char *pm = NULL, *opt = NULL;
 		uint64_t pipe_max = 1024 * 1024;
@@ -283,9 +401,24 @@ limg_cmd_mount(int argc, char **argv)
 	 */
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
-	fs = limg_fs_new(limg_images_new(store, &iopts), &fsopts);
 
+	/* The kernel checks the modes: the images' 0400 is what keeps them private. */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
 	fuse_opt_add_arg(&args, "-ofsname=fuse-layerimg");
+	if (!worker && !conf.nokeeper) {
+		/* The options are good: the keeper mounts, workers serve (keeper.h). */
+		limg_store_free(store);
+		status = keep(&args, &opts, argv + 1);
+		goto out_args;
+	}
+	if (worker && opts.clone_fd) {
+		limg_log(LIMG_LOG_WARN, "-o clone_fd ignored: a worker reads its keeper's "
+		         "/dev/fuse file (a clone's requests die with it)");
+		opts.clone_fd = 0;
+	}
+	fs = limg_fs_new(limg_images_new(store, &iopts), &fsopts);
+	if (worker)
+		limg_fs_set_keeper(fs, handoff.keeper, handoff.start);
 	se = fuse_session_new(&args, limg_fs_ops(), sizeof(struct fuse_lowlevel_ops), fs);
 	if (!se)
 		goto out_fs;
@@ -294,14 +427,23 @@ limg_cmd_mount(int argc, char **argv)
 		goto out_session;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
-	limg_fs_set_mountpoint(fs, opts.mountpoint, conf.readahead_kb);
-	if (fuse_daemonize(opts.foreground) != 0)
+	limg_fs_set_mountpoint(fs, worker ? handoff.mountpoint : opts.mountpoint,
+	                       conf.readahead_kb);
+	if (!worker && fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;
 	if (!opts.foreground)
 		limg_log_use_syslog(true);
-	limg_log(LIMG_LOG_INFO, "serving %s%s%u extra layer(s) at %s",
-	         conf.source ? conf.source : "", conf.source ? " and " : "",
-	         conf.layers->len, opts.mountpoint);
+	if (worker) {
+		if (!limg_handoff_init(&handoff, se, &error)) {
+			limg_log(LIMG_LOG_ERR, "%s", error->message);
+			goto out_unmount;
+		}
+		limg_handoff_ready(&handoff);
+	}
+	if (!worker || handoff.start == 1)
+		limg_log(LIMG_LOG_INFO, "serving %s%s%u extra layer(s) at %s",
+		         conf.source ? conf.source : "", conf.source ? " and " : "",
+		         conf.layers->len, worker ? handoff.mountpoint : opts.mountpoint);
 	if (opts.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
@@ -331,6 +473,8 @@ out_args:
 	g_free(conf.verify);
 	g_free(conf.store);
 	g_ptr_array_free(conf.layers, TRUE);
+	g_free(conf.worker_mount);
+	limg_handoff_clear(&handoff);
 	fuse_opt_free_args(&args);
 	return status;
 }

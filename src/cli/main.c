@@ -33,6 +33,8 @@ static const char usage[] =
 	"  stack [-m MNT] NAME       the disks of an image or a container (tag, id,\n"
 	"                            id prefix) under a mount: layer images, or\n"
 	"                            --rootfs; --qemu, --solo5, --json forms\n"
+	"  upgrade MOUNTPOINT        hand a running mount over to the binary now on\n"
+	"                            disk, without unmounting\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help                show this help\n"
@@ -67,6 +69,8 @@ main(int argc, char **argv)
 		return limg_cmd_check(argc - 1, argv + 1);
 	if (strcmp(argv[1], "stack") == 0)
 		return limg_cmd_stack(argc - 1, argv + 1);
+	if (strcmp(argv[1], "upgrade") == 0)
+		return limg_cmd_upgrade(argc - 1, argv + 1);
 	if (strcmp(argv[1], "mount") == 0) {
 		argv[1] = argv[0];
 		return limg_cmd_mount(argc - 1, argv + 1);

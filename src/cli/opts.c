@@ -3,9 +3,13 @@
  */
 #include <config.h>
 
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/opts.h"
 
@@ -91,4 +95,140 @@ limg_parse_size(const char *s)
 	if (*end || v >= 18446744073709551615.0)
 		return 0;
 	return (uint64_t)v;
+}
+
+/* @s is a non-empty string of decimal digits, at most 10 of them. */
+static gboolean
+id_number(const char *s, guint32 *out)
+{
+	guint64 v;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 10)
+		return FALSE;
+	v = g_ascii_strtoull(s, NULL, 10);
+	if (v >= G_MAXUINT32)   /* (uid_t)-1 and beyond */
+		return FALSE;
+	*out = (guint32)v;
+	return TRUE;
+}
+
+/* The getpw*_r / getgr*_r buffer: what sysconf() suggests, doubled on ERANGE. */
+static size_t
+id_buffer_size(int name)
+{
+	long n = sysconf(name);
+
+	return n > 0 && n < 1024 * 1024 ? (size_t)n : 16384;
+}
+
+gboolean
+limg_parse_uid(const char *s, uid_t *uid, GError **error)
+{
+	size_t size = id_buffer_size(_SC_GETPW_R_SIZE_MAX);
+	guint32 n;
+
+	if (id_number(s, &n)) {
+		*uid = (uid_t)n;
+		return TRUE;
+	}
+	if (strspn(s, "0123456789") == strlen(s)) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		            "expected a user name or a uid below 4294967295");
+		return FALSE;
+	}
+	for (;;) {
+		g_autofree char *buf = g_malloc(size);
+		struct passwd pw, *res = NULL;
+		int ret = getpwnam_r(s, &pw, buf, size, &res);
+
+		if (ret == ERANGE && size < 16 * 1024 * 1024) {
+			size *= 2;
+			continue;
+		}
+		if (ret != 0) {
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(ret),
+			            "looking the user up failed: %s", g_strerror(ret));
+			return FALSE;
+		}
+		if (!res) {
+			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			            "no such user");
+			return FALSE;
+		}
+		*uid = res->pw_uid;
+		return TRUE;
+	}
+}
+
+gboolean
+limg_parse_gid(const char *s, gid_t *gid, GError **error)
+{
+	size_t size = id_buffer_size(_SC_GETGR_R_SIZE_MAX);
+	guint32 n;
+
+	if (id_number(s, &n)) {
+		*gid = (gid_t)n;
+		return TRUE;
+	}
+	if (strspn(s, "0123456789") == strlen(s)) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		            "expected a group name or a gid below 4294967295");
+		return FALSE;
+	}
+	for (;;) {
+		g_autofree char *buf = g_malloc(size);
+		struct group gr, *res = NULL;
+		int ret = getgrnam_r(s, &gr, buf, size, &res);
+
+		/* Groups with many members need more than sysconf() says. */
+		if (ret == ERANGE && size < 16 * 1024 * 1024) {
+			size *= 2;
+			continue;
+		}
+		if (ret != 0) {
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(ret),
+			            "looking the group up failed: %s", g_strerror(ret));
+			return FALSE;
+		}
+		if (!res) {
+			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			            "no such group");
+			return FALSE;
+		}
+		*gid = res->gr_gid;
+		return TRUE;
+	}
+}
+
+gboolean
+limg_parse_image_mode(const char *s, mode_t *mode, GError **error)
+{
+	guint64 v;
+
+	/* Octal digits only: no sign, no "0x", no symbolic "u+r". */
+	if (!*s || strspn(s, "01234567") != strlen(s) || strlen(s) > 8) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		            "expected octal permission bits like 0440");
+		return FALSE;
+	}
+	v = g_ascii_strtoull(s, NULL, 8);
+	if (v > 07777) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		            "more than 0777: expected permission bits like 0440");
+		return FALSE;
+	}
+	if (v & 07000) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		            "setuid, setgid and sticky bits are not allowed "
+		            "(permission bits only, like 0440)");
+		return FALSE;
+	}
+	if (v & 0222) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+		            "write bits are not allowed: images are read-only "
+		            "(like 0440)");
+		return FALSE;
+	}
+	*mode = (mode_t)v;
+	return TRUE;
 }

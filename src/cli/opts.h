@@ -9,6 +9,7 @@
 #define LIMG_CLI_OPTS_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <glib.h>
 
@@ -39,5 +40,24 @@ void limg_cli_error(const LimgCliSpec *spec, const char *fmt, ...) G_GNUC_PRINTF
  * 1024, optionally followed by "i" and/or "B". 0 for a bad or zero value.
  */
 uint64_t limg_parse_size(const char *s);
+
+/*
+ * A user or group of the mount's -o image_uid= / image_gid=: all digits
+ * is a number (not (uid_t)-1, which chown(2) reads as "unchanged"),
+ * anything else a name looked up now (getpwnam_r / getgrnam_r). FALSE
+ * with @error (G_OPTION_ERROR_BAD_VALUE) for a bad number or an unknown
+ * name, or G_FILE_ERROR for a failed lookup; the message does not name the
+ * option.
+ */
+gboolean limg_parse_uid(const char *s, uid_t *uid, GError **error);
+gboolean limg_parse_gid(const char *s, gid_t *gid, GError **error);
+
+/*
+ * The mount's -o image_mode=: octal permission bits ("0440", "440"), at
+ * most 0777, with no write bit (images are read-only) and no setuid,
+ * setgid or sticky bit. FALSE with @error (G_OPTION_ERROR_BAD_VALUE)
+ * saying which rule it breaks; the message does not name the option.
+ */
+gboolean limg_parse_image_mode(const char *s, mode_t *mode, GError **error);
 
 #endif /* LIMG_CLI_OPTS_H */

@@ -14,6 +14,7 @@
 
 typedef struct LimgNotify LimgNotify;
 typedef struct LimgRoot LimgRoot;
+typedef struct LimgOpenFiles LimgOpenFiles;
 
 struct LimgFs {
 	LimgImages *images;
@@ -24,17 +25,21 @@ struct LimgFs {
 	char *mountpoint;
 	unsigned readahead_kb;
 	gsize after_init;       /* g_once: work after the kernel's INIT */
+	LimgOpenFiles *files;   /* what file handles mean (openfiles.c) */
+	pid_t keeper;           /* 0: no keeper (-o nokeeper) */
+	unsigned worker_start;
 };
 
 #define LIMG_FS(req) ((LimgFs *)fuse_req_userdata(req))
 
-/* What an open file is (fi->fh). */
+/* What an open file shows: one of the two (see openfiles.c). */
 typedef struct {
 	LimgGen *gen;           /* images: the generation it opened */
 	GBytes *text;           /* .stats, layers: the text taken at open */
 } LimgOpenFile;
 
-#define LIMG_OPEN_FILE(fi) ((LimgOpenFile *)(uintptr_t)(fi)->fh)
+void limg_open_file_clear(LimgOpenFile *of);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(LimgOpenFile, limg_open_file_clear)
 
 /* ------------------------------------------------------------ namespace.c */
 
@@ -101,14 +106,40 @@ int limg_root_entry(LimgFs *fs, fuse_ino_t ino, LimgNsEntry *e);
  */
 int limg_root_attr(LimgFs *fs, fuse_ino_t ino, LimgGen *gen, struct stat *st);
 
-/* Attributes of an image generation, as node @ino. */
-void limg_root_image_attr(LimgGen *gen, fuse_ino_t ino, struct stat *st);
+/* Attributes of an image generation, as node @ino (owner and mode: fs->opts). */
+void limg_root_image_attr(LimgFs *fs, LimgGen *gen, fuse_ino_t ino, struct stat *st);
 
 /* The entries of directory @ino ("." and ".." first): LimgDirEntry *. */
 int limg_root_list(LimgFs *fs, fuse_ino_t ino, GPtrArray **out);
 
 /* How many nodes the kernel knows now (statfs). */
 unsigned limg_root_count(LimgFs *fs);
+
+/* ------------------------------------------------------------ openfiles.c */
+
+/*
+ * File handles (fi->fh) name what an open file shows, so that they mean
+ * the same to every worker of a keeper (keeper.h): an image's handle is
+ * a digest of its generation's layout, a text's a digest of the text; a
+ * directory's a random id. A worker that meets a handle it did not hand
+ * out finds what it names again (adopts it) or fails it with EIO.
+ */
+LimgOpenFiles *limg_open_files_new(void);
+void limg_open_files_free(LimgOpenFiles *t);
+
+/* A handle for opening node @ino as @of (taken). */
+uint64_t limg_open_files_add(LimgFs *fs, fuse_ino_t ino, LimgOpenFile *of);
+/*
+ * What handle @fh of node @ino shows (references in @of): 0, or -EIO
+ * when it names what is no longer there (an image changed meanwhile).
+ */
+int limg_open_files_get(LimgFs *fs, fuse_ino_t ino, uint64_t fh, LimgOpenFile *of);
+void limg_open_files_release(LimgFs *fs, uint64_t fh);
+
+/* Directory listings (LimgDirEntry *): a handle for @entries (taken). */
+uint64_t limg_open_files_add_dir(LimgFs *fs, fuse_ino_t ino, GPtrArray *entries);
+/* The listing of handle @fh of directory @ino (a reference), listed again if unknown. */
+int limg_open_files_get_dir(LimgFs *fs, fuse_ino_t ino, uint64_t fh, GPtrArray **out);
 
 /* ------------------------------------------------------------ stats.c */
 

@@ -65,6 +65,7 @@ limg_fs_new(LimgImages *images, const LimgFsOptions *opts)
 	fs->opts = *opts;
 	fs->root = limg_root_new();
 	fs->notify = limg_notify_new();
+	fs->files = limg_open_files_new();
 	limg_images_set_notify(images, limg_fs_on_image_event, fs);
 	return fs;
 }
@@ -85,6 +86,13 @@ limg_fs_set_session(LimgFs *fs, struct fuse_session *se)
 }
 
 void
+limg_fs_set_keeper(LimgFs *fs, pid_t keeper, unsigned start)
+{
+	fs->keeper = keeper;
+	fs->worker_start = start;
+}
+
+void
 limg_fs_free(LimgFs *fs)
 {
 	if (!fs)
@@ -93,6 +101,8 @@ limg_fs_free(LimgFs *fs)
 	limg_images_stop(fs->images);
 	limg_images_set_notify(fs->images, NULL, NULL);
 	limg_notify_free(fs->notify);
+	/* Files the kernel never released hold generations: drop them first. */
+	limg_open_files_free(fs->files);
 	limg_images_free(fs->images);
 	limg_root_free(fs->root);
 	g_free(fs->mountpoint);

@@ -29,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cache/images.h"
 
@@ -37,6 +38,19 @@ typedef struct LimgFs LimgFs;
 typedef struct {
 	double attr_timeout;   /* seconds the kernel may cache attributes */
 	uint32_t max_read;     /* bytes; must match the max_read mount option */
+	/*
+	 * Who may read the images (every LIMG_NODE_IMAGE node). Layers hold
+	 * what images hold, /etc/shadow and keys included, and the kernel
+	 * enforces these (the mount always has default_permissions), so the
+	 * caller's default is its own uid and gid with 0400. Only the
+	 * permission bits of image_mode count, and never a write bit.
+	 */
+	uid_t image_uid;
+	gid_t image_gid;
+	mode_t image_mode;
+	/* Owner of everything else (directories, links, .stats): the daemon. */
+	uid_t uid;
+	gid_t gid;
 } LimgFsOptions;
 
 /*
@@ -64,5 +78,8 @@ void limg_fs_set_mountpoint(LimgFs *fs, const char *mountpoint, unsigned readahe
 
 /* The session, needed for kernel cache invalidation. Borrowed. */
 void limg_fs_set_session(LimgFs *fs, struct fuse_session *se);
+
+/* A worker of keeper @keeper, its @start-th (keeper.h): shown in .stats. */
+void limg_fs_set_keeper(LimgFs *fs, pid_t keeper, unsigned start);
 
 #endif /* LIMG_FS_H */

@@ -64,15 +64,14 @@ void
 limg_fuse_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	LimgFs *fs = LIMG_FS(req);
-	/* An open file keeps the generation it opened. */
-	LimgGen *g = fi && fi->fh ? LIMG_OPEN_FILE(fi)->gen : NULL;
+	g_auto(LimgOpenFile) of = { 0 };
 	struct stat st;
 	int ret;
 
-	if (g)
-		g = limg_gen_ref(g);
-	ret = limg_root_attr(fs, ino, g, &st);
-	limg_gen_unref(g);
+	/* An open file keeps the generation it opened. */
+	if (fi && fi->fh)
+		(void)limg_open_files_get(fs, ino, fi->fh, &of);
+	ret = limg_root_attr(fs, ino, of.gen, &st);
 	if (ret < 0)
 		fuse_reply_err(req, reply_errno(ret));
 	else
@@ -89,8 +88,7 @@ limg_fuse_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	LimgFs *fs = LIMG_FS(req);
 	g_auto(LimgNsEntry) e = { 0 };
-	LimgOpenFile *of;
-	LimgGen *g = NULL;
+	LimgOpenFile of = { 0 };
 	int ret;
 
 	ret = limg_root_entry(fs, ino, &e);
@@ -106,25 +104,23 @@ limg_fuse_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	of = g_new0(LimgOpenFile, 1);
 	if (e.kind == LIMG_NODE_STATS || e.kind == LIMG_NODE_TEXT) {
 		char *text = e.kind == LIMG_NODE_STATS ? limg_stats_text(fs) : g_steal_pointer(&e.text);
 
-		of->text = g_bytes_new_take(text, strlen(text));
+		of.text = g_bytes_new_take(text, strlen(text));
 		fi->direct_io = 1;
 	} else {
-		ret = limg_images_get(fs->images, e.image, &g);
+		ret = limg_images_get(fs->images, e.image, &of.gen);
 		if (ret < 0) {
-			g_free(of);
 			fuse_reply_err(req, reply_errno(ret));
 			return;
 		}
-		of->gen = g;
 		/* Images are immutable per generation: keep the page cache. */
 		fi->keep_cache = 1;
 		fi->noflush = 1;
 	}
-	fi->fh = (uint64_t)(uintptr_t)of;
+	/* A handle naming what it shows, never a pointer (openfiles.c). */
+	fi->fh = limg_open_files_add(fs, ino, &of);
 	fuse_reply_open(req, fi);
 }
 
@@ -147,14 +143,7 @@ limg_fuse_op_readlink(fuse_req_t req, fuse_ino_t ino)
 void
 limg_fuse_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	LimgOpenFile *of = LIMG_OPEN_FILE(fi);
-
-	if (of) {
-		limg_gen_unref(of->gen);
-		if (of->text)
-			g_bytes_unref(of->text);
-		g_free(of);
-	}
+	limg_open_files_release(LIMG_FS(req), fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -184,7 +173,7 @@ limg_fuse_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	/* A snapshot: readdir pages through it by index. */
-	fi->fh = (uint64_t)(uintptr_t)entries;
+	fi->fh = limg_open_files_add_dir(LIMG_FS(req), ino, entries);
 	fuse_reply_open(req, fi);
 }
 
@@ -193,10 +182,16 @@ void
 limg_fuse_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
-	GPtrArray *entries = (GPtrArray *)(uintptr_t)fi->fh;
-	g_autofree char *buf = g_malloc(size);
+	g_autoptr(GPtrArray) entries = NULL;
+	g_autofree char *buf = NULL;
 	size_t used = 0;
+	int ret = limg_open_files_get_dir(LIMG_FS(req), ino, fi->fh, &entries);
 
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	buf = g_malloc(size);
 	for (guint i = (guint)off; i < entries->len; i++) {
 		const LimgDirEntry *d = entries->pdata[i];
 		struct stat st = { 0 };
@@ -217,7 +212,7 @@ limg_fuse_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void
 limg_fuse_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	g_ptr_array_free((GPtrArray *)(uintptr_t)fi->fh, TRUE);
+	limg_open_files_release(LIMG_FS(req), fi->fh);
 	fuse_reply_err(req, 0);
 }
 

@@ -139,14 +139,16 @@ void
 limg_fuse_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                   struct fuse_file_info *fi)
 {
-	LimgOpenFile *of = LIMG_OPEN_FILE(fi);
-	LimgGen *g;
+	g_auto(LimgOpenFile) of = { 0 };
+	int ret = limg_open_files_get(LIMG_FS(req), ino, fi->fh, &of);
 
-	if (of->text) {
-		read_text(req, of, size, off);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
 		return;
 	}
-	g = limg_gen_ref(of->gen);
-	do_read(req, g, size, off);
-	limg_gen_unref(g);
+	if (of.text) {
+		read_text(req, &of, size, off);
+		return;
+	}
+	do_read(req, of.gen, size, off);
 }

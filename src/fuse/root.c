@@ -13,6 +13,11 @@
  * keeps, per node it holds, the path and the lookup count, and drops the
  * node at the last forget. Attributes always come from the namespace and
  * the image service: a node whose path went away answers ENOENT.
+ *
+ * Modes are what the kernel enforces (default_permissions): images have
+ * the owner and mode of the options (0400 by default: layers hold
+ * secrets); directories (0555), .stats and the text files (0444) and
+ * links stay readable by whoever sees the mount, and nothing is writable.
  */
 #include <config.h>
 
@@ -162,6 +167,67 @@ limg_root_forget(LimgFs *fs, fuse_ino_t ino, uint64_t count)
 	g_mutex_unlock(&r->lock);
 }
 
+static char *child_path(const char *parent, const char *name);
+
+#define ADOPT_MAX_VISITS (4u << 20)
+
+/*
+ * The path of node @ino as a previous worker of our keeper gave it out
+ * (keeper.h), NULL if none is now: node ids are hashes of paths, so the
+ * namespace is searched for the path whose id it is. The node is then
+ * held for good, as the kernel's count of it is unknown. (A path whose
+ * hash met another's got the next free id from that worker, which
+ * depends on the order of lookups: such a node is not found again, and
+ * answers ENOENT.)
+ */
+static char *
+adopt_path(LimgFs *fs, fuse_ino_t ino)
+{
+	g_autoptr(GPtrArray) todo = g_ptr_array_new_with_free_func(g_free);
+	unsigned visits = 0;
+	char *found = NULL;
+
+	g_ptr_array_add(todo, g_strdup(""));
+	while (todo->len && !found && visits < ADOPT_MAX_VISITS) {
+		g_autofree char *dir = g_ptr_array_steal_index_fast(todo, todo->len - 1);
+		g_autoptr(GPtrArray) names = NULL;
+
+		if (limg_ns_list(fs, dir, &names) < 0)
+			continue;
+		for (guint i = 0; i < names->len && !found; i++, visits++) {
+			LimgNsName *n = names->pdata[i];
+			g_autofree char *cp = child_path(dir, n->name);
+			g_autofree char *image = NULL;
+
+			if (n->kind == LIMG_NODE_IMAGE)
+				image = g_strndup(cp, strlen(cp) - strlen(LIMG_ISO_SUFFIX));
+			if (path_hash(cp, n->kind, image) == ino)
+				found = g_steal_pointer(&cp);
+			else if (n->kind == LIMG_NODE_DIR)
+				g_ptr_array_add(todo, g_steal_pointer(&cp));
+		}
+	}
+	if (found) {
+		LimgRoot *r = fs->root;
+		uint64_t key = ino;
+
+		g_mutex_lock(&r->lock);
+		if (!g_hash_table_lookup(r->by_ino, &key) && !g_hash_table_lookup(r->by_path, found)) {
+			Node *n = g_new0(Node, 1);
+
+			n->ino = ino;
+			n->path = g_strdup(found);
+			n->nlookup = UINT64_MAX / 2;
+			g_hash_table_insert(r->by_ino, &n->ino, n);
+			g_hash_table_insert(r->by_path, n->path, n);
+		}
+		g_mutex_unlock(&r->lock);
+		limg_log(LIMG_LOG_DEBUG, "node %" G_GUINT64_FORMAT " of a previous worker: %s",
+		         (guint64)ino, found);
+	}
+	return found;
+}
+
 /* The path of node @ino (caller frees), or NULL. */
 static char *
 path_of(LimgFs *fs, fuse_ino_t ino)
@@ -179,6 +245,9 @@ path_of(LimgFs *fs, fuse_ino_t ino)
 	if (n)
 		path = g_strdup(n->path);
 	g_mutex_unlock(&fs->root->lock);
+	/* Unknown: given out by the worker before us? */
+	if (!path && fs->worker_start > 1)
+		path = adopt_path(fs, ino);
 	return path;
 }
 
@@ -206,13 +275,16 @@ limg_root_count(LimgFs *fs)
 /* ------------------------------------------------------------ attributes */
 
 void
-limg_root_image_attr(LimgGen *gen, fuse_ino_t ino, struct stat *st)
+limg_root_image_attr(LimgFs *fs, LimgGen *gen, fuse_ino_t ino, struct stat *st)
 {
 	uint64_t size = limg_gen_size(gen);
 
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	st->st_mode = S_IFREG | 0444;
+	/* The options are checked at mount; a write bit still never gets out. */
+	st->st_mode = S_IFREG | (fs->opts.image_mode & 0555);
+	st->st_uid = fs->opts.image_uid;
+	st->st_gid = fs->opts.image_gid;
 	st->st_nlink = 1;
 	st->st_size = (off_t)size;
 	st->st_blksize = limg_gen_block_size(gen);
@@ -229,6 +301,8 @@ entry_attr(LimgFs *fs, const LimgNsEntry *e, fuse_ino_t ino, LimgGen *gen, struc
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_nlink = 1;
+	st->st_uid = fs->opts.uid;
+	st->st_gid = fs->opts.gid;
 	switch (e->kind) {
 	case LIMG_NODE_DIR:
 		st->st_mode = S_IFDIR | 0555;
@@ -248,14 +322,14 @@ entry_attr(LimgFs *fs, const LimgNsEntry *e, fuse_ino_t ino, LimgGen *gen, struc
 		return 0;
 	case LIMG_NODE_IMAGE:
 		if (gen) {
-			limg_root_image_attr(gen, ino, st);
+			limg_root_image_attr(fs, gen, ino, st);
 		} else {
 			LimgGen *g = NULL;
 			int ret = limg_images_get(fs->images, e->image, &g);
 
 			if (ret < 0)
 				return ret;
-			limg_root_image_attr(g, ino, st);
+			limg_root_image_attr(fs, g, ino, st);
 			limg_gen_unref(g);
 		}
 		return 0;
@@ -270,7 +344,7 @@ limg_root_attr(LimgFs *fs, fuse_ino_t ino, LimgGen *gen, struct stat *st)
 	int ret;
 
 	if (gen) {
-		limg_root_image_attr(gen, ino, st);
+		limg_root_image_attr(fs, gen, ino, st);
 		return 0;
 	}
 	ret = limg_root_entry(fs, ino, &e);

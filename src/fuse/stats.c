@@ -5,6 +5,8 @@
  */
 #include <config.h>
 
+#include <unistd.h>
+
 #include "fuse/fs-internal.h"
 
 char *
@@ -53,5 +55,8 @@ limg_stats_text(LimgFs *fs)
 	                       G_GUINT64_FORMAT "\ncache_disk_evicted_bytes %" G_GUINT64_FORMAT "\n",
 	                       st.disk_budget, st.disk_evictions, st.disk_evicted_bytes);
 	g_string_append_printf(s, "open_source_files %u\n", st.handles);
+	/* Who serves: keeper 0 with -o nokeeper; worker_start 2, 3, ... after restarts. */
+	g_string_append_printf(s, "keeper_pid %d\nworker_pid %d\nworker_start %u\n",
+	                       (int)fs->keeper, (int)getpid(), fs->worker_start);
 	return g_string_free(s, FALSE);
 }

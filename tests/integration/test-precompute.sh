@@ -183,7 +183,7 @@ done
 bytes=$(stat_of cache_mem_bytes)
 [ "$bytes" -le 1048576 ] || fail "cache_mem_bytes $bytes over the 1 MiB budget"
 [ "$(stat_of cache_mem_evictions)" -gt 0 ] || fail "no evictions although the metadata exceeds the budget"
-pid=$(pgrep -f "fuse-layerimg .*$store $mnt" | head -1)
+pid=$(limg_daemon_pid "$mnt") || fail "no worker found serving $mnt"
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
 entries=$((3 * 2000 + 500 + 6 * 3000))
 # Documented overhead: 48 MiB fixed (threads, libraries, buffers) plus the

@@ -257,6 +257,24 @@ for l in $disks; do
 	drives="$drives -drive file=$mnt/$l.iso,if=virtio,format=raw,readonly=on,cache=none"
 done
 serial=$tmpdir/serial.log
+# While the guest reads its disks, the mount's worker is killed (kill -9)
+# twice: the keeper restarts it, the kernel resends what it had read, and
+# the guest must notice nothing (any I/O error shows in the manifests).
+(
+	i=0
+	while ! grep -q '@@LIMG-BEGIN' "$serial" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt $((TIMEOUT * 10)) ] || exit 0
+		sleep 0.1
+	done
+	for n in 1 2; do
+		grep -q '@@LIMG-DONE@@' "$serial" 2>/dev/null && break
+		w=$(awk '$1 == "worker_pid" { print $2 }' "$mnt/.stats" 2>/dev/null)
+		[ -n "$w" ] && kill -KILL "$w" 2>/dev/null && echo "killed worker $w" >> "$tmpdir/kills.log"
+		sleep 2
+	done
+) &
+killer=$!
 t0=$(date +%s)
 rc=0
 # shellcheck disable=SC2086
@@ -267,6 +285,12 @@ timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -nodefaults -machine "accel=$accel" 
 	-append "console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init" \
 	$drives > "$tmpdir/qemu.log" 2>&1 || rc=$?
 t_qemu=$(($(date +%s) - t0))
+kill "$killer" 2>/dev/null || true
+wait "$killer" 2>/dev/null || true
+kills=$(grep -c killed "$tmpdir/kills.log" 2>/dev/null || true)
+echo "worker killed ${kills:-0} time(s) (kill -9) while the guest read its disks"
+[ -z "$ROOTFS" ] || [ "${kills:-0}" -ge 1 ] ||
+	fail "the guest read its disks too fast to kill the worker under it"
 if [ $rc = 124 ] || [ $rc = 137 ]; then
 	echo "--- last lines of the guest console:" >&2
 	tail -20 "$serial" | tr -d '\r' >&2

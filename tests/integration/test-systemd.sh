@@ -4,7 +4,9 @@
 # an instance of fuse-layerimg@.service (with the built program in place
 # of the installed one), and systemd-fstab-generator turns
 # contrib/systemd/fstab.example into a mount unit that verifies too and
-# mounts the Docker store at /run/layerimg after docker.service.
+# mounts the Docker store at /run/layerimg after docker.service; all three
+# grant the images to root and group kvm only, which a mount.fuse3 mount
+# with the fstab line's options shows (0440).
 
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/functions.sh"
 
@@ -43,16 +45,26 @@ else
 	out=$(systemd-analyze verify --man=no "$m" 2>&1) || { echo "$out"; fail "the mount unit does not verify"; }
 	echo "fstab.example -> run-layerimg.mount, verified"
 fi
+# The shipped examples keep the images private: root and group kvm only.
+for f in fstab.example fuse-layerimg.service fuse-layerimg@.service; do
+	grep -q 'allow_other,image_gid=kvm,image_mode=0440' "$units/$f" ||
+		fail "$f does not use the safe form (allow_other,image_gid=kvm,image_mode=0440)"
+done
 # mount.fuse3 hands fstab's options to the program, x-systemd.* included.
 if [ "$(id -u)" = 0 ] && command -v mount.fuse3 >/dev/null 2>&1 && command -v fusermount3 >/dev/null 2>&1; then
 	mkdir -p "$tmpdir/store/layer" "$tmpdir/mnt" "$tmpdir/bin"
 	echo data > "$tmpdir/store/layer/file"
 	ln -s "$LIMG" "$tmpdir/bin/fuse-layerimg"
 	opts=$(awk '$1 !~ /^#/ && NF >= 4 { print $4 }' "$units/fstab.example" | sed 's/store=docker/store=plain/')
+	# A host without KVM has no group kvm: any existing group shows the same.
+	getent group kvm >/dev/null 2>&1 || opts=$(echo "$opts" | sed 's/image_gid=kvm/image_gid=root/')
+	want_gid=$(getent group "$(echo "$opts" | sed 's/.*image_gid=\([^,]*\).*/\1/')" | cut -d: -f3)
 	PATH=$tmpdir/bin:$PATH mount.fuse3 "fuse-layerimg#$tmpdir/store" "$tmpdir/mnt" \
 		-o "$opts,cache_dir=$tmpdir/cache" || fail "mount.fuse3 with the fstab options ($opts) failed"
 	cleanup_fn sh -c "fusermount3 -u '$tmpdir/mnt' 2>/dev/null || true"
 	[ -f "$tmpdir/mnt/layer.iso" ] || fail "the fstab-style mount serves nothing"
+	[ "$(stat -c '%a %g' "$tmpdir/mnt/layer.iso")" = "440 $want_gid" ] ||
+		fail "the fstab-style mount's image is $(stat -c '%a %g' "$tmpdir/mnt/layer.iso"), want 440 $want_gid"
 	fusermount3 -u "$tmpdir/mnt"
 	echo "mount.fuse3 with the fstab line's options ($opts): mounted"
 else

@@ -7,9 +7,12 @@
 #				daemon to exit
 #	requires_mount		skip unless we can mount (root, fusermount3,
 #				mountpoint)
-#	limg_daemon_pid MNT	print the pid of the $LIMG daemon serving MNT
-#				(the process running $LIMG whose last argument
-#				is MNT); 1 if there is none
+#	limg_daemon_pid MNT	print the pid of the $LIMG process serving MNT
+#				(its worker; with -o nokeeper the one
+#				process): the process running $LIMG whose last
+#				argument is MNT; 1 if there is none
+#	limg_keeper_pid MNT	the same for the mount's keeper (the process
+#				that mounted; SIGTERM to it unmounts)
 #	limg_wait_exit PID [SECS]	wait up to SECS (30) for process PID to
 #				exit; 1 if it is still running
 #
@@ -46,20 +49,36 @@ limg_umount() {
 	fusermount3 -u "$1" || fail "fusermount3 -u $1 failed"
 }
 
-limg_daemon_pid() {
+# _limg_pids MNT: "worker|keeper PID" for every $LIMG process serving MNT.
+_limg_pids() {
 	_exe=$(readlink -f "$LIMG") || return 1
 	_mnt=$(readlink -f "$1") || return 1
-	# The daemon is the forked child of the mount command: find it by its
-	# executable, then by its mount point (the last argument).
-	_pid=$(find /proc -mindepth 2 -maxdepth 2 -name exe -lname "$_exe" 2>/dev/null |
+	# Found by executable, then by mount point (the last argument); a
+	# worker runs as argv[0] fuse-layerimg-worker.
+	find /proc -mindepth 2 -maxdepth 2 -name exe -lname "$_exe" 2>/dev/null |
 		while IFS= read -r _p; do
 			_p=${_p%/exe}
-			_last=$(tr '\0' '\n' < "$_p/cmdline" 2>/dev/null | tail -n 1)
+			_args=$(tr '\0' '\n' < "$_p/cmdline" 2>/dev/null) || continue
+			_last=$(printf '%s\n' "$_args" | tail -n 1)
 			if [ "$_last" = "$1" ] || [ "$(readlink -f "$_last")" = "$_mnt" ]; then
-				echo "${_p#/proc/}"
-				break
+				case $(printf '%s\n' "$_args" | head -n 1) in
+				fuse-layerimg-worker) echo "worker ${_p#/proc/}" ;;
+				*) echo "keeper ${_p#/proc/}" ;;
+				esac
 			fi
-		done)
+		done
+}
+
+limg_daemon_pid() {
+	_all=$(_limg_pids "$1") || return 1
+	_pid=$(printf '%s\n' "$_all" | awk '$1 == "worker" { print $2; exit }')
+	[ -n "$_pid" ] || _pid=$(printf '%s\n' "$_all" | awk '$1 == "keeper" { print $2; exit }')
+	[ -n "$_pid" ] || return 1
+	echo "$_pid"
+}
+
+limg_keeper_pid() {
+	_pid=$(_limg_pids "$1" | awk '$1 == "keeper" { print $2; exit }')
 	[ -n "$_pid" ] || return 1
 	echo "$_pid"
 }
