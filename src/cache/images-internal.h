@@ -1,7 +1,7 @@
 /*
  * images-internal.h - the image service's state shared by images.c (the
- * table and the build pipeline) and gen-read.c (the read planner). Not
- * for other modules: they use images.h and gen-read.h.
+ * table), images-build.c (the build pipeline) and gen-read.c (the read
+ * planner). Not for other modules: they use images.h and gen-read.h.
  */
 #ifndef LIMG_IMAGES_INTERNAL_H
 #define LIMG_IMAGES_INTERNAL_H
@@ -84,9 +84,47 @@ struct LimgImages {
 	LimgImagesCounters n;
 	GMutex lock;
 	/* protected by lock */
-	GHashTable *table;          /* name -> Image * (one reference) */
+	GHashTable *table;          /* name -> LimgImage * (one reference) */
 	GHashTable *known;          /* names of the store's images at the last resync */
 };
+
+/*
+ * One image: a layer name and its current generation (images.c). Lock
+ * order: im->lock (the table) before img->lock.
+ */
+typedef struct {
+	gint ref;
+	char *name;
+	GMutex lock;
+	GCond cond;
+	/* protected by lock */
+	LimgGen *gen;           /* current generation, or NULL */
+	bool building;
+	bool stale;             /* a source file changed: lay out again */
+	bool provisional;       /* @gen was built while the layer was still
+	                         * being written: lay out again once complete */
+	int error;              /* last build error (-errno), 0 if none */
+	uint64_t dev, ino;      /* identity of the layer directory of @gen */
+	uint64_t next_gen;
+	char *key;              /* disk-cache key of the last build, or NULL */
+} LimgImage;
+
+/* Is the disk cache in use: a cache directory that has not failed? (images-build.c) */
+bool limg_images_disk_usable(LimgImages *im);
+
+/*
+ * Lay out @info's layer as generation @number of @img (images-build.c):
+ * its tree from the disk cache (the first generation only) or a walk,
+ * normalised and laid out; a walked tree of a complete layer is saved to
+ * the disk cache. With @settle_ms (for a layer that settles), a walked
+ * tree changed less than @settle_ms ago is refused. A new generation, or
+ * NULL with *err set (-EAGAIN: not settled, *@retry_at_us says when to
+ * try again). Call without image locks held (a stack gets its parts'
+ * generations); takes @img->lock only to record the disk-cache key.
+ */
+LimgGen *limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
+                               uint64_t number, uint32_t settle_ms, int64_t *retry_at_us,
+                               int *err);
 
 /*
  * Node @node of @g changed under it: @g's image went stale if @g is still

@@ -1,53 +1,36 @@
 /*
- * images.c - the layer-image service: the image table, generations and
- * the build pipeline; see images.h.
+ * images.c - the layer-image service: the image table, generations,
+ * precompute glue and counters; see images.h. The build pipeline is
+ * images-build.c.
  *
- * The table holds one refcounted Image per layer name asked for; an Image
- * leaves the table (and is freed once nobody holds it) when its layer
- * leaves the store. Lock order: im->lock (the table) before img->lock;
- * neither is held across a build, file I/O or a listener call.
+ * The table holds one refcounted LimgImage per layer name asked for; a
+ * LimgImage leaves the table (and is freed once nobody holds it) when its
+ * layer leaves the store. Lock order: im->lock (the table) before
+ * img->lock; neither is held across a build, file I/O or a listener call.
  */
 #include <config.h>
 
 #include <errno.h>
 #include <string.h>
 
+#include "cache/gen-read.h"
 #include "cache/images-internal.h"
 #include "cache/persist.h"
-#include "tree/overlay.h"
 #include "util/escape.h"
 #include "util/log.h"
 
 #define DEFAULT_PRERENDER 512      /* 1 MiB of metadata per image */
 #define DEFAULT_HANDLES 256
 
-/* One image: a layer name and its current generation. */
-typedef struct {
-	gint ref;
-	char *name;
-	GMutex lock;
-	GCond cond;
-	/* protected by lock */
-	LimgGen *gen;           /* current generation, or NULL */
-	bool building;
-	bool stale;             /* a source file changed: lay out again */
-	bool provisional;       /* @gen was built while the layer was still
-	                         * being written: lay out again once complete */
-	int error;              /* last build error (-errno), 0 if none */
-	uint64_t dev, ino;      /* identity of the layer directory of @gen */
-	uint64_t next_gen;
-	char *key;              /* disk-cache key of the last build, or NULL */
-} Image;
-
-static Image *
-image_ref(Image *img)
+static LimgImage *
+image_ref(LimgImage *img)
 {
 	g_atomic_int_inc(&img->ref);
 	return img;
 }
 
 static void
-image_unref(Image *img)
+image_unref(LimgImage *img)
 {
 	if (!img || !g_atomic_int_dec_and_test(&img->ref))
 		return;
@@ -158,335 +141,7 @@ limg_gen_block(LimgGen *g, uint32_t block)
 	return limg_block_cache_get(g->im->blocks, g, block, render_gen_block);
 }
 
-/* ------------------------------------------------------------ the build */
-
-static void
-disk_cache_failed(LimgImages *im, const char *what, int err)
-{
-	if (g_atomic_int_compare_and_exchange(&im->disk_off, 0, 1))
-		limg_log(LIMG_LOG_WARN, "cache directory %s: %s: %s; continuing with the "
-		         "memory cache only", im->cache_dir, what, g_strerror(-err));
-}
-
-static bool
-disk_usable(LimgImages *im)
-{
-	return im->cache_dir && !g_atomic_int_get(&im->disk_off);
-}
-
-/* Newest ctime in @t, in ms: a layer still being written is young. */
-static int64_t
-tree_newest_ctime_ms(const LimgTree *t)
-{
-	int64_t newest = INT64_MIN;
-
-	for (uint32_t i = 0; i < t->n_nodes; i++)
-		newest = MAX(newest, t->nodes[i].ctime.sec * 1000 + t->nodes[i].ctime.nsec / 1000000);
-	return newest;
-}
-
-static void
-default_report(const char *name, const LimgReport *report)
-{
-	for (guint i = 0; i < report->warnings->len; i++)
-		limg_log(LIMG_LOG_WARN, "%s.iso: %s", name, (char *)report->warnings->pdata[i]);
-	for (guint i = 0; i < report->errors->len; i++)
-		limg_log(LIMG_LOG_ERR, "%s.iso: %s", name, (char *)report->errors->pdata[i]);
-}
-
-/* A container's files, as a runtime puts them over its root. */
-static const char *const container_files[] = {
-	"etc/hosts=hosts",
-	"etc/hostname=hostname",
-	"etc/resolv.conf=resolv.conf",
-	NULL,
-};
-
-static void
-stack_hold_free(gpointer p)
-{
-	LimgStackHold *h = p;
-
-	g_ptr_array_free(h->gens, TRUE);
-	limg_source_free(h->files);
-	limg_tree_free(h->files_tree);
-	g_free(h);
-}
-
-/*
- * The source of stack @info: the current generation of every part (built
- * now if need be) and the files put on top. *hold is the stack's hold.
- */
-static int
-stack_source(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgStackHold **hold)
-{
-	LimgStackHold *h = g_new0(LimgStackHold, 1);
-	g_autoptr(GArray) parts = g_array_new(FALSE, FALSE, sizeof(LimgStackPart));
-	int ret;
-
-	h->gens = g_ptr_array_new_with_free_func((GDestroyNotify)limg_gen_unref);
-	for (guint i = 0; i < info->parts->len; i++) {
-		const char *name = info->parts->pdata[i];
-		LimgStackPart p = { 0 };
-		LimgGen *pg;
-
-		ret = limg_images_get(im, name, &pg);
-		if (ret < 0) {
-			limg_log(LIMG_LOG_ERR, "%s.iso: its part %s.iso: %s", info->id, name,
-			         ret == -ENOENT ? "not in the store" : g_strerror(-ret));
-			stack_hold_free(h);
-			return ret;
-		}
-		g_ptr_array_add(h->gens, pg);
-		p.source = pg->source;
-		p.tree = im->fmt->tree(pg->layout);
-		g_array_append_val(parts, p);
-	}
-	if (info->files_dir &&
-	    limg_files_source_new(info->files_dir, container_files, &h->files) == 0) {
-		LimgReport report;
-		LimgStackPart p = { .files_only = true };
-
-		limg_report_init(&report);
-		ret = limg_source_scan(h->files, NULL, &report, &h->files_tree, NULL);
-		default_report(info->id, &report);
-		limg_report_release(&report);
-		if (ret < 0) {
-			stack_hold_free(h);
-			return ret;
-		}
-		p.source = h->files;
-		p.tree = h->files_tree;
-		g_array_append_val(parts, p);
-	}
-	ret = limg_stack_source_new((LimgStackPart *)(void *)parts->data, parts->len,
-	                            stack_hold_free, h, out);
-	if (ret < 0) {
-		stack_hold_free(h);
-		return ret;
-	}
-	*hold = h;
-	return 0;
-}
-
-/* The source that reads layer @info; *hold for stacks. */
-static int
-source_for(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgStackHold **hold)
-{
-	*hold = NULL;
-	switch (info->kind) {
-	case LIMG_LAYER_DIR:
-		return limg_dir_source_new(info->root, info->rel, out);
-	case LIMG_LAYER_STACK:
-		return stack_source(im, info, out, hold);
-	case LIMG_LAYER_TAR: {
-		g_autofree char *path = limg_layer_info_path(info);
-		LimgTarOptions topts = {
-			.digest = info->digest,
-			.offset = info->offset,
-			.length = info->length,
-			/* decompressed copies live with the layouts, under one budget */
-			.spool_dir = disk_usable(im) ? im->cache_dir : NULL,
-			.max_size = im->opts.tar_max,
-		};
-
-		/*
-		 * The operator's own path (render, -o layer=, an archive as
-		 * SOURCE) may be a symlink; a blob inside a store never is.
-		 */
-		return limg_tar_source_new(path, !info->rel || !*info->rel, &topts, out);
-	}
-	}
-	return -EINVAL;
-}
-
-/*
- * The tree of layer @name: from the disk cache when it holds @id and the
- * policy trusts it (@allow_disk), else by a scan. With @settle_ms, a
- * scanned tree whose newest change is younger than that is refused
- * (-EAGAIN, *retry_at_us set): the layer is still being extracted.
- * *from_disk says where the tree came from, *skipped how many entries the
- * scan left out.
- */
-static int
-build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId *id,
-           bool allow_disk, uint32_t settle_ms, int64_t *retry_at_us, LimgReport *report,
-           LimgTree **out, bool *from_disk, uint64_t *skipped)
-{
-	/*
-	 * A request waits for this walk: use the cores. Background builds
-	 * (settle_ms > 0) stay on their one low-priority worker thread.
-	 */
-	LimgScanOptions sopts = {
-		.xattrs = im->opts.xattrs,
-		.threads = settle_ms ? 1 : im->opts.scan_threads,
-	};
-	gint64 t0;
-	int ret;
-
-	*from_disk = false;
-	*skipped = 0;
-	if (allow_disk && id->key && disk_usable(im) && !im->opts.verify_walk) {
-		ret = limg_persist_load(im->cache_dir, id, out);
-		if (ret == 0 && limg_source_verify(src, *out) < 0) {
-			/* An entry was added, removed or renamed below the top. */
-			g_clear_pointer(out, limg_tree_free);
-			ret = -ESTALE;
-		}
-		if (ret == 0) {
-			limg_counter_add(&im->n.disk_hits, 1);
-			*from_disk = true;
-			return 0;
-		}
-		if (ret == -ENOENT) {
-			limg_counter_add(&im->n.disk_misses, 1);
-		} else {
-			limg_counter_add(&im->n.disk_rejected, 1);
-			limg_log(LIMG_LOG_INFO, "%s.iso: cached layout %s; walking the layer again",
-			         name, ret == -ESTALE ? "is for another version of the layer" :
-			         ret == -EBADMSG ? "is truncated, corrupt or of an older format" :
-			         g_strerror(-ret));
-		}
-	}
-	t0 = g_get_monotonic_time();
-	ret = limg_source_scan(src, &sopts, report, out, skipped);
-	limg_counter_add(&im->n.walks, 1);
-	limg_counter_add(&im->n.walk_usec, g_get_monotonic_time() - t0);
-	if (ret < 0) {
-		limg_report_error(report, "%s: %s", id->key ? id->key : name, g_strerror(-ret));
-		return ret;
-	}
-	if (*skipped && im->opts.strict) {
-		/* The warnings name each entry; the caller says what it means. */
-		g_clear_pointer(out, limg_tree_free);
-		return -EIO;
-	}
-	if (settle_ms) {
-		int64_t age_ms = ((int64_t)g_get_real_time() / 1000) - tree_newest_ctime_ms(*out);
-
-		if (age_ms < (int64_t)settle_ms) {
-			g_clear_pointer(out, limg_tree_free);
-			*retry_at_us = g_get_monotonic_time() +
-			               ((int64_t)settle_ms - MAX(age_ms, 0)) * 1000 + 1000;
-			return -EAGAIN;
-		}
-	}
-	return 0;
-}
-
-/*
- * Lay out @info's layer as generation @number of @img. A new generation,
- * or NULL with *err set (-EAGAIN: not settled, see build_tree()).
- */
-static LimgGen *
-gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number,
-          uint32_t settle_ms, int64_t *retry_at_us, int *err)
-{
-	g_autoptr(LimgSource) src = NULL;
-	g_auto(LimgSourceId) id = { 0 };
-	LimgStackHold *hold = NULL;
-	LimgFormatOptions fopts = { .volume_id = im->volume_id };
-	LimgFormatLayout *layout = NULL;
-	LimgTree *tree = NULL;
-	uint64_t skipped = 0;
-	LimgReport report;
-	gint64 t0 = g_get_monotonic_time();
-	bool from_disk = false;
-	LimgGen *g;
-	int ret;
-
-	ret = source_for(im, info, &src, &hold);
-	if (ret < 0) {
-		if (info->kind == LIMG_LAYER_DIR || info->kind == LIMG_LAYER_TAR) {
-			g_autofree char *path = limg_layer_info_path(info);
-
-			limg_log(LIMG_LOG_ERR, "%s.iso: %s: %s", img->name, path,
-			         ret == -ELOOP ? (info->kind == LIMG_LAYER_DIR ?
-			                          "a symlink, not a directory" : "a symlink") :
-			         ret == -EINVAL && info->kind == LIMG_LAYER_TAR ?
-			         "not a regular file, or shorter than the blob it should hold" :
-			         g_strerror(-ret));
-		}
-		*err = ret;
-		return NULL;
-	}
-	ret = limg_source_identity(src, &id);
-	if (ret < 0) {
-		limg_log(LIMG_LOG_ERR, "%s.iso: %s", img->name, g_strerror(-ret));
-		*err = ret;
-		return NULL;
-	}
-	limg_report_init(&report);
-	/*
-	 * Only the first generation may come from the disk cache: a rebuild
-	 * means the layer changed, and the fingerprint of its directory does
-	 * not see changes below the top level.
-	 */
-	ret = build_tree(im, img->name, src, &id, number == 1, info->settle ? settle_ms : 0,
-	                 retry_at_us, &report, &tree, &from_disk, &skipped);
-	/*
-	 * The disk cache keeps what the source gave (it is verified against
-	 * it), of complete layers only: a layer still being written is served
-	 * as it is now and laid out again once complete.
-	 */
-	/* A compressed blob's scan put its decompressed copy in the cache. */
-	if (ret == 0 && !from_disk && info->kind == LIMG_LAYER_TAR)
-		limg_budget_added(im->budget, limg_tar_source_spooled(src));
-	if (ret == 0 && !from_disk && id.key && info->complete && disk_usable(im)) {
-		uint64_t written = 0;
-		int sret = limg_persist_save(im->cache_dir, &id, tree, &written);
-
-		if (sret < 0) {
-			disk_cache_failed(im, "cannot save a layout", sret);
-		} else {
-			limg_counter_add(&im->n.disk_writes, 1);
-			limg_budget_added(im->budget, written);
-		}
-	}
-	/* The image shows what the layer is, not who extracted it (overlay.h). */
-	if (ret == 0 && (ret = limg_overlay_normalize_layer(tree)) < 0)
-		g_clear_pointer(&tree, limg_tree_free);
-	if (ret == 0) {
-		ret = im->fmt->build(tree, &fopts, &report, &layout);
-		if (ret < 0)
-			limg_report_error(&report, "image refused: %s", g_strerror(-ret));
-	}
-	if (ret != -EAGAIN) {
-		if (im->opts.report)
-			im->opts.report(im->opts.report_ctx, img->name, &report, skipped);
-		else
-			default_report(img->name, &report);
-	}
-	limg_report_release(&report);
-	if (ret < 0) {
-		*err = ret;
-		return NULL;
-	}
-	g = g_new0(LimgGen, 1);
-	g->ref = 1;
-	g->im = im;
-	g->name = g_strdup(img->name);
-	g->number = number;
-	g->layout = layout;
-	g->source = g_steal_pointer(&src);
-	g->stack = hold;
-	g->mtime = info->kind == LIMG_LAYER_STACK ? im->fmt->tree(layout)->nodes[0].mtime.sec :
-	           info->mtime;
-	if (id.key) {
-		g_mutex_lock(&img->lock);
-		g_free(img->key);
-		img->key = g_steal_pointer(&id.key);
-		g_mutex_unlock(&img->lock);
-	}
-	limg_counter_add(&im->n.layouts, 1);
-	limg_counter_add(&im->n.layout_usec, g_get_monotonic_time() - t0);
-	limg_counter_add(&im->n.entries, im->fmt->tree(layout)->n_nodes);
-	limg_log(LIMG_LOG_DEBUG, "%s.iso: generation %" G_GUINT64_FORMAT ", %u entries, "
-	         "%" G_GUINT64_FORMAT " bytes%s", img->name, number,
-	         im->fmt->tree(layout)->n_nodes, im->fmt->size(layout),
-	         from_disk ? " (from the disk cache)" : "");
-	return g;
-}
+/* ------------------------------------------------------------ the table */
 
 /*
  * The current generation of @img, built if there is none, it went stale,
@@ -494,7 +149,7 @@ gen_build(LimgImages *im, Image *img, const LimgLayerInfo *info, uint64_t number
  * build. @info is the layer as the caller just looked it up (borrowed).
  * Returns a reference, or NULL with *err set.
  */
-static Image *image_get(LimgImages *im, const char *name, bool create);
+static LimgImage *image_get(LimgImages *im, const char *name, bool create);
 
 /*
  * Is stack generation @g still what its parts are: every part image's
@@ -506,7 +161,7 @@ stack_fresh(LimgImages *im, LimgGen *g)
 {
 	for (guint i = 0; i < g->stack->gens->len; i++) {
 		LimgGen *pg = g->stack->gens->pdata[i];
-		Image *pimg = image_get(im, pg->name, false);
+		LimgImage *pimg = image_get(im, pg->name, false);
 		bool same = false;
 
 		if (pimg) {
@@ -530,7 +185,7 @@ stack_fresh(LimgImages *im, LimgGen *g)
  * *err set.
  */
 static LimgGen *
-image_gen(LimgImages *im, Image *img, const LimgLayerInfo *info, uint32_t settle_ms,
+image_gen(LimgImages *im, LimgImage *img, const LimgLayerInfo *info, uint32_t settle_ms,
           int64_t *retry_at_us, int *err)
 {
 	LimgGen *g, *old = NULL;
@@ -566,7 +221,7 @@ image_gen(LimgImages *im, Image *img, const LimgLayerInfo *info, uint32_t settle
 	replaced = img->gen != NULL;
 	g_mutex_unlock(&img->lock);
 
-	g = gen_build(im, img, info, number, settle_ms, retry_at_us, err);
+	g = limg_images_gen_build(im, img, info, number, settle_ms, retry_at_us, err);
 
 	g_mutex_lock(&img->lock);
 	img->building = false;
@@ -593,15 +248,15 @@ image_gen(LimgImages *im, Image *img, const LimgLayerInfo *info, uint32_t settle
 }
 
 /* The image of @name: a reference, created if @create, else NULL if none. */
-static Image *
+static LimgImage *
 image_get(LimgImages *im, const char *name, bool create)
 {
-	Image *img;
+	LimgImage *img;
 
 	g_mutex_lock(&im->lock);
 	img = g_hash_table_lookup(im->table, name);
 	if (!img && create) {
-		img = g_new0(Image, 1);
+		img = g_new0(LimgImage, 1);
 		img->ref = 1;
 		img->name = g_strdup(name);
 		g_mutex_init(&img->lock);
@@ -624,7 +279,7 @@ image_forget(LimgImages *im, const char *name)
 {
 	g_autofree char *key = NULL;
 	LimgGen *old = NULL;
-	Image *img;
+	LimgImage *img;
 
 	g_mutex_lock(&im->lock);
 	img = g_hash_table_lookup(im->table, name);
@@ -650,7 +305,7 @@ image_forget(LimgImages *im, const char *name)
 void
 limg_images_mark_stale(LimgImages *im, LimgGen *g, uint32_t node)
 {
-	Image *img = image_get(im, g->name, false);
+	LimgImage *img = image_get(im, g->name, false);
 	uint32_t pnode;
 	size_t part;
 
@@ -672,7 +327,7 @@ limg_images_get(LimgImages *im, const char *name, LimgGen **out)
 {
 	g_autoptr(LimgLayerInfo) info = limg_store_lookup(im->store, name);
 	int64_t unused;
-	Image *img;
+	LimgImage *img;
 	int err = 0;
 
 	*out = NULL;
@@ -696,6 +351,29 @@ limg_images_exists(LimgImages *im, const char *name)
 	return info != NULL;
 }
 
+/* Prerendering: metadata blocks into the block cache, nothing else. */
+static int
+prerender_meta(void *ctx, uint32_t block, size_t off, size_t len)
+{
+	GBytes *blk = off == 0 ? limg_gen_block(ctx, block) : NULL;
+
+	if (blk)
+		g_bytes_unref(blk);
+	return 0;
+}
+
+static int
+plan_skip_data(void *ctx, uint32_t node, uint64_t file_off, uint64_t len)
+{
+	return 0;
+}
+
+static int
+plan_skip_zero(void *ctx, uint64_t len)
+{
+	return 0;
+}
+
 /* ------------------------------------------------------------ precompute */
 
 static LimgBuildResult
@@ -703,7 +381,7 @@ precompute_build(void *ctx, const char *name, uint32_t settle_ms, int64_t *retry
 {
 	LimgImages *im = ctx;
 	g_autoptr(LimgLayerInfo) info = limg_store_lookup(im->store, name);
-	Image *img;
+	LimgImage *img;
 	LimgGen *g;
 	int err = 0;
 
@@ -736,20 +414,12 @@ precompute_build(void *ctx, const char *name, uint32_t settle_ms, int64_t *retry
 	 * first read at container start is only copies.
 	 */
 	{
-		uint32_t n = MIN(limg_gen_meta_blocks(g), im->opts.prerender);
-		uint32_t bs = limg_gen_block_size(g);
+		static const LimgPlanSink warm = { .meta = prerender_meta, .data = plan_skip_data,
+		                                   .zero = plan_skip_zero };
+		uint64_t n = MIN(limg_gen_meta_blocks(g), im->opts.prerender);
 
-		for (uint32_t b = 0; b < n; b++) {
-			LimgSegment seg;
-			GBytes *blk;
-
-			if (im->fmt->segment(g->layout, (uint64_t)b * bs, &seg) < 0 ||
-			    seg.kind != LIMG_SEG_META)
-				continue;   /* the system area: zeros, never rendered */
-			blk = limg_gen_block(g, b);
-			if (blk)
-				g_bytes_unref(blk);
-		}
+		/* The system area is zeros, never rendered; data is not read here. */
+		(void)limg_plan_read(im->fmt, g->layout, 0, n * limg_gen_block_size(g), &warm, g);
 	}
 	limg_gen_unref(g);
 	return LIMG_BUILD_DONE;
@@ -836,7 +506,7 @@ limg_images_start(LimgImages *im, GError **error)
 	if (im->pre)
 		return TRUE;
 	/* A budget smaller than the last run's takes effect; a crash's temporaries go. */
-	if (im->budget && disk_usable(im))
+	if (im->budget && limg_images_disk_usable(im))
 		limg_budget_rescan(im->budget);
 	im->pre = limg_precompute_start(&po, precompute_build, precompute_forget, im, error);
 	if (!im->pre)
@@ -949,7 +619,7 @@ limg_images_stats(LimgImages *im, LimgImagesStats *out)
 	out->known = g_hash_table_size(im->table);
 	g_hash_table_iter_init(&it, im->table);
 	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		Image *img = value;
+		LimgImage *img = value;
 
 		g_mutex_lock(&img->lock);
 		out->ready += img->gen != NULL;
@@ -973,7 +643,7 @@ limg_images_stats(LimgImages *im, LimgImagesStats *out)
 	out->disk_misses = (uint64_t)limg_counter_get(&im->n.disk_misses);
 	out->disk_rejected = (uint64_t)limg_counter_get(&im->n.disk_rejected);
 	out->disk_writes = (uint64_t)limg_counter_get(&im->n.disk_writes);
-	out->disk_enabled = disk_usable(im);
+	out->disk_enabled = limg_images_disk_usable(im);
 	out->disk_bytes = out->disk_enabled ? limg_budget_usage(im->cache_dir) : 0;
 	if (im->budget) {
 		LimgBudgetStats bs;

@@ -1,5 +1,7 @@
 /*
- * source-tar.c - a layer that is a tar blob (source.h).
+ * source-tar.c - a layer that is a tar blob (source.h): the one-pass scan
+ * that builds its tree. The source object, reading the blob and the spool
+ * are in source-tar-open.c (source-tar-internal.h).
  *
  * One pass over the archive (libarchive, tar formats only: ustar, GNU,
  * PAX, with long and PAX names, PAX times to the nanosecond, PAX xattrs
@@ -39,13 +41,6 @@
  * its own reading the blob beside the parser (OpenSSL's SHA-256 uses the
  * CPU's SHA instructions: about 4x glib's here).
  *
- * The spool (<spool_dir>/<sha256 of the key>.spool): a 4 KiB header
- * (magic, version, the blob's fingerprint, the data length, a SHA-256
- * of the header) and the data. Written under a temporary name and
- * renamed into place when complete. A tree loaded from the disk cache
- * is used only if its spool is there with the same fingerprint and
- * enough data.
- *
  * The blob is read with pread(), never mapped: a blob truncated under us
  * is a short read, not a SIGBUS.
  */
@@ -54,7 +49,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <locale.h>
 #include <stdlib.h>
@@ -62,50 +56,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
-#include "source/source-internal.h"
+#include "source/source-tar-internal.h"
 #include "tree/builder.h"
 #include "util/escape.h"
 #include "util/fdio.h"
 #include "util/log.h"
-#include "util/touch.h"
 
-#define DEV_BLOB 1
-#define DEV_SPOOL 2
 #define OTHER_INO_BASE (1ULL << 62)
 
-#define SPOOL_HEADER 4096
-#define SPOOL_VERSION 1
-#define SPOOL_BUF (1U << 20)
 #define SPARSE_ALIGN 4096
-
-static const char spool_magic[8] = { 'L', 'I', 'M', 'G', 'S', 'P', 'O', 'L' };
 
 /* Block sizes handed to libarchive: headers only (plain) or a stream. */
 #define READ_PLAIN (64U << 10)
 #define READ_STREAM (1U << 20)
-
-typedef struct {
-	LimgSource base;
-	char *path;
-	char *key;
-	int fd;                 /* the blob file */
-	struct stat st;         /* of @fd at open */
-	uint64_t offset;
-	uint64_t length;
-	char *digest;           /* "sha256:<hex>" or NULL */
-	char *spool_dir;
-	uint64_t max_size;
-	GBytes *fingerprint;
-	GMutex lock;
-	/* protected by lock; set by scan or verify */
-	int spool_fd;           /* -1: none */
-	char *spool_path;       /* NULL: an unlinked temporary file */
-	uint64_t spooled;       /* bytes the last scan put in the spool dir */
-} TarSource;
-
-#define TAR(s) ((TarSource *)(s))
 
 LimgTarKind
 limg_tar_kind(const uint8_t *head, size_t len)
@@ -133,280 +96,6 @@ kind_name(LimgTarKind k)
 	return "unknown";
 }
 
-/* ------------------------------------------------------------ digest */
-
-typedef struct {
-	int fd;
-	uint64_t offset, length;
-	gint stop;              /* atomic: the scan failed, give up */
-	int err;                /* 0, or -errno of a read */
-	char hex[65];
-} Hasher;
-
-static gpointer
-hash_thread(gpointer p)
-{
-	Hasher *h = p;
-	g_autofree uint8_t *buf = g_malloc(SPOOL_BUF);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	uint64_t done = 0;
-
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		h->err = -ENOMEM;
-		goto out;
-	}
-	while (done < h->length && !g_atomic_int_get(&h->stop)) {
-		size_t want = (size_t)MIN((uint64_t)SPOOL_BUF, h->length - done);
-		ssize_t n = pread(h->fd, buf, want, (off_t)(h->offset + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			h->err = n < 0 ? -errno : -EBADMSG;   /* shorter than it was */
-			goto out;
-		}
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		done += (uint64_t)n;
-	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
-		h->err = -EIO;
-		goto out;
-	}
-	for (unsigned i = 0; i < 32; i++)
-		g_snprintf(h->hex + 2 * i, 3, "%02x", md[i]);
-out:
-	EVP_MD_CTX_free(ctx);
-	return NULL;
-}
-
-/* ------------------------------------------------------------ reading */
-
-typedef struct {
-	int fd;
-	uint64_t offset, length;
-	uint64_t pos;           /* bytes of the blob handed out or skipped */
-	size_t block;
-	uint8_t *buf;
-	int err;                /* -errno of the last failed read */
-} Reader;
-
-static la_ssize_t
-reader_read(struct archive *a, void *p, const void **out)
-{
-	Reader *r = p;
-	size_t want;
-	ssize_t n;
-
-	*out = r->buf;
-	if (r->pos >= r->length)
-		return 0;
-	want = (size_t)MIN((uint64_t)r->block, r->length - r->pos);
-	do
-		n = pread(r->fd, r->buf, want, (off_t)(r->offset + r->pos));
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		r->err = -errno;
-		archive_set_error(a, errno, "read error at byte %" G_GUINT64_FORMAT, r->pos);
-		return -1;
-	}
-	r->pos += (uint64_t)n;
-	return n;
-}
-
-/* Plain tars: data is never read here, only stepped over. */
-static la_int64_t
-reader_skip(struct archive *a, void *p, la_int64_t request)
-{
-	Reader *r = p;
-	uint64_t left = r->length - r->pos;
-	uint64_t n = request < 0 ? 0 : MIN((uint64_t)request, left);
-
-	r->pos += n;
-	return (la_int64_t)n;
-}
-
-/* ------------------------------------------------------------ spool */
-
-typedef struct {
-	int fd;                 /* -1: no spool yet */
-	char *tmp;              /* its temporary name, or NULL (O_TMPFILE) */
-	uint64_t end;           /* data bytes used */
-	uint8_t *buf;           /* pending bytes at [buf_at, buf_at + fill) */
-	uint64_t buf_at;
-	size_t fill;
-} Spool;
-
-static int
-spool_create(Spool *s, const char *dir)
-{
-	if (dir) {
-		s->tmp = g_strdup_printf("%s/.spool.tmp.XXXXXX", dir);
-		s->fd = g_mkstemp_full(s->tmp, O_RDWR | O_CLOEXEC, 0600);
-		if (s->fd >= 0)
-			goto ok;
-		g_clear_pointer(&s->tmp, g_free);
-	}
-	/* No disk cache (or it refused): a file that vanishes with us. */
-	s->fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (s->fd < 0) {
-		g_autofree char *t = g_build_filename(g_get_tmp_dir(), "limg-spool.XXXXXX", NULL);
-
-		s->fd = g_mkstemp_full(t, O_RDWR | O_CLOEXEC, 0600);
-		if (s->fd < 0)
-			return -errno;
-		unlink(t);
-	}
-ok:
-	s->buf = g_malloc(SPOOL_BUF);
-	return 0;
-}
-
-static int
-spool_flush(Spool *s)
-{
-	int ret;
-
-	if (!s->fill)
-		return 0;
-	ret = limg_pwrite_full(s->fd, s->buf, s->fill, (off_t)(SPOOL_HEADER + s->buf_at));
-	s->fill = 0;
-	return ret;
-}
-
-/* Put @len bytes at data offset @at. */
-static int
-spool_put(Spool *s, uint64_t at, const void *data, size_t len)
-{
-	int ret;
-
-	if (s->fill && at == s->buf_at + s->fill && s->fill + len <= SPOOL_BUF) {
-		memcpy(s->buf + s->fill, data, len);
-		s->fill += len;
-		return 0;
-	}
-	if ((ret = spool_flush(s)) < 0)
-		return ret;
-	if (len >= SPOOL_BUF)
-		return limg_pwrite_full(s->fd, data, len, (off_t)(SPOOL_HEADER + at));
-	memcpy(s->buf, data, len);
-	s->buf_at = at;
-	s->fill = len;
-	return 0;
-}
-
-static void
-spool_discard(Spool *s)
-{
-	if (s->fd >= 0)
-		close(s->fd);
-	if (s->tmp)
-		unlink(s->tmp);
-	g_free(s->tmp);
-	g_free(s->buf);
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-}
-
-/* The header: magic, version, fingerprint length, data length, fingerprint, SHA-256. */
-static void
-spool_header(uint8_t *h, GBytes *fingerprint, uint64_t data_len)
-{
-	gsize flen;
-	const uint8_t *f = g_bytes_get_data(fingerprint, &flen);
-	uint32_t version = SPOOL_VERSION, fl = (uint32_t)flen;
-	GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
-	gsize dlen = 32;
-
-	memset(h, 0, SPOOL_HEADER);
-	memcpy(h, spool_magic, 8);
-	memcpy(h + 8, &version, 4);
-	memcpy(h + 12, &fl, 4);
-	memcpy(h + 16, &data_len, 8);
-	memcpy(h + 24, f, flen);
-	g_checksum_update(c, h, SPOOL_HEADER - 32);
-	g_checksum_get_digest(c, h + SPOOL_HEADER - 32, &dlen);
-	g_checksum_free(c);
-}
-
-static char *
-spool_name(const TarSource *t)
-{
-	g_autofree char *h = g_compute_checksum_for_string(G_CHECKSUM_SHA256, t->key, -1);
-
-	return g_strdup_printf("%s/%s.spool", t->spool_dir, h);
-}
-
-/* Complete the spool: header, into place. Its fd stays open for reading. */
-static int
-spool_finish(TarSource *t, Spool *s, char **final)
-{
-	uint8_t *h;
-	int ret;
-
-	*final = NULL;
-	if ((ret = spool_flush(s)) < 0)
-		return ret;
-	if (ftruncate(s->fd, (off_t)(SPOOL_HEADER + s->end)) < 0)
-		return -errno;
-	h = g_malloc(SPOOL_HEADER);
-	spool_header(h, t->fingerprint, s->end);
-	ret = limg_pwrite_full(s->fd, h, SPOOL_HEADER, 0);
-	g_free(h);
-	if (ret < 0)
-		return ret;
-	if (s->tmp) {
-		g_autofree char *name = spool_name(t);
-
-		if (rename(s->tmp, name) < 0)
-			return -errno;
-		g_clear_pointer(&s->tmp, g_free);
-		*final = g_steal_pointer(&name);
-	}
-	return 0;
-}
-
-/*
- * Open the spool of this blob in the spool directory: 0 and the fd if its
- * header holds this blob's fingerprint and at least @need data bytes.
- */
-static int
-spool_open(TarSource *t, uint64_t need, int *fd_out, char **path_out)
-{
-	g_autofree char *name = NULL;
-	g_autofree uint8_t *want = NULL, *got = NULL;
-	struct stat st;
-	uint64_t len;
-	int fd, ret;
-
-	if (!t->spool_dir)
-		return -ESTALE;
-	name = spool_name(t);
-	fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? -ESTALE : -errno;
-	got = g_malloc(SPOOL_HEADER);
-	want = g_malloc(SPOOL_HEADER);
-	ret = limg_pread_full(fd, got, SPOOL_HEADER, 0);
-	if (ret == 0 && fstat(fd, &st) < 0)
-		ret = -errno;
-	if (ret == 0) {
-		memcpy(&len, got + 16, 8);
-		spool_header(want, t->fingerprint, len);
-		if (!S_ISREG(st.st_mode) || memcmp(got, want, SPOOL_HEADER) != 0 ||
-		    len < need || (uint64_t)st.st_size < SPOOL_HEADER + len)
-			ret = -ESTALE;
-	}
-	if (ret < 0) {
-		close(fd);
-		return ret == -EIO || ret == -ENODATA ? -ESTALE : ret;
-	}
-	*fd_out = fd;
-	*path_out = g_steal_pointer(&name);
-	return 0;
-}
-
 /* ------------------------------------------------------------ the scan */
 
 /* A name from the archive, printable. Caller frees. */
@@ -417,15 +106,15 @@ esc(const char *name)
 }
 
 typedef struct {
-	TarSource *t;
+	LimgTarSource *t;
 	const LimgScanOptions *opts;
 	LimgReport *report;
 	uint64_t *skipped;
 	LimgTarKind kind;
 	struct archive *a;
-	Reader r;
+	LimgTarReader r;
 	LimgTreeBuilder *b;
-	Spool spool;
+	LimgTarSpool spool;
 	uint64_t next_ino;
 	char *last;             /* the last entry read, escaped, for messages */
 	GPtrArray *opaque;      /* char *: directories made opaque by a marker */
@@ -507,7 +196,7 @@ copy_data(Scan *s, uint64_t at, uint64_t size)
 			return -EBADMSG;
 		if (off < 0 || (uint64_t)off > size || len > size - (uint64_t)off)
 			return -EBADMSG;
-		if (len && (r = spool_put(&s->spool, at + (uint64_t)off, buf, len)) < 0)
+		if (len && (r = limg_tar_spool_put(&s->spool, at + (uint64_t)off, buf, len)) < 0)
 			return r;
 		if (s->kind != LIMG_TAR_PLAIN && (uint64_t)archive_filter_bytes(s->a, 0) > s->t->max_size)
 			return -EFBIG;
@@ -532,18 +221,18 @@ regular_data(Scan *s, struct archive_entry *e, LimgNode *n)
 
 		if (pos > s->r.length || size > s->r.length - pos)
 			return -ERANGE;
-		n->dev = DEV_BLOB;
+		n->dev = LIMG_TAR_DEV_BLOB;
 		n->ino = s->r.offset + pos;
 		return 0;
 	}
-	if (s->spool.fd < 0 && (ret = spool_create(&s->spool, s->t->spool_dir)) < 0)
+	if (s->spool.fd < 0 && (ret = limg_tar_spool_create(&s->spool, s->t->spool_dir)) < 0)
 		return ret;
 	at = s->spool.end;
 	if (sparse)
 		at = (at + SPARSE_ALIGN - 1) / SPARSE_ALIGN * SPARSE_ALIGN;
 	if ((ret = copy_data(s, at, size)) < 0)
 		return ret;
-	n->dev = DEV_SPOOL;
+	n->dev = LIMG_TAR_DEV_SPOOL;
 	n->ino = at;
 	s->spool.end = at + size;
 	if (sparse)
@@ -810,9 +499,9 @@ open_archive(Scan *s)
 	s->r.block = s->kind == LIMG_TAR_PLAIN ? READ_PLAIN : READ_STREAM;
 	s->r.buf = g_malloc(s->r.block);
 	archive_read_set_callback_data(s->a, &s->r);
-	archive_read_set_read_callback(s->a, reader_read);
+	archive_read_set_read_callback(s->a, limg_tar_reader_read);
 	if (s->kind == LIMG_TAR_PLAIN)
-		archive_read_set_skip_callback(s->a, reader_skip);
+		archive_read_set_skip_callback(s->a, limg_tar_reader_skip);
 	if (archive_read_open1(s->a) != ARCHIVE_OK)
 		return -EBADMSG;
 	return 0;
@@ -868,17 +557,17 @@ scan_entries(Scan *s)
 	}
 }
 
-static int
-tar_scan(LimgSource *src, const LimgScanOptions *opts, LimgReport *report,
-         LimgTree **out, uint64_t *skipped)
+int
+limg_tar_scan(LimgSource *src, const LimgScanOptions *opts, LimgReport *report,
+              LimgTree **out, uint64_t *skipped)
 {
-	TarSource *t = TAR(src);
+	LimgTarSource *t = LIMG_TAR_SOURCE(src);
 	static const LimgScanOptions defaults = { .xattrs = true };
 	LimgNode root = { .mode = S_IFDIR | 0755, .nlink = 2 };
 	LimgNode parent = { .mode = S_IFDIR | 0755, .nlink = 2 };
 	Scan s = { .t = t, .opts = opts ? opts : &defaults, .report = report,
 	           .skipped = skipped, .next_ino = OTHER_INO_BASE };
-	Hasher h = { .fd = t->fd, .offset = t->offset, .length = t->length };
+	LimgTarHasher h = { .fd = t->fd, .offset = t->offset, .length = t->length };
 	GThread *hasher = NULL;
 	g_autofree char *spool_path = NULL;
 	uint8_t head[8] = { 0 };
@@ -902,7 +591,7 @@ tar_scan(LimgSource *src, const LimgScanOptions *opts, LimgReport *report,
 		return -EBADMSG;
 	}
 	if (t->digest)
-		hasher = g_thread_new("limg-hash", hash_thread, &h);
+		hasher = g_thread_new("limg-hash", limg_tar_hash_thread, &h);
 
 	/*
 	 * PAX names are UTF-8; libarchive converts them to the locale's
@@ -930,7 +619,7 @@ tar_scan(LimgSource *src, const LimgScanOptions *opts, LimgReport *report,
 	if (ret < 0 && !report->errors->len)
 		limg_report_error(report, "%s: %s", t->path, g_strerror(-ret));
 	if (ret == 0 && s.spool.fd >= 0)
-		ret = spool_finish(t, &s.spool, &spool_path);
+		ret = limg_tar_spool_finish(t, &s.spool, &spool_path);
 
 	if (hasher) {
 		if (ret < 0)
@@ -958,7 +647,7 @@ tar_scan(LimgSource *src, const LimgScanOptions *opts, LimgReport *report,
 	if (ret < 0) {
 		if (spool_path)
 			unlink(spool_path);
-		spool_discard(&s.spool);
+		limg_tar_spool_discard(&s.spool);
 		limg_tree_free(tree);
 		return ret;
 	}
@@ -968,245 +657,13 @@ tar_scan(LimgSource *src, const LimgScanOptions *opts, LimgReport *report,
 		close(t->spool_fd);
 	g_free(t->spool_path);
 	t->spool_fd = s.spool.fd;
-	t->spooled = spool_path ? SPOOL_HEADER + s.spool.end : 0;
+	t->spooled = spool_path ? LIMG_TAR_SPOOL_HEADER + s.spool.end : 0;
 	t->spool_path = g_steal_pointer(&spool_path);
 	g_mutex_unlock(&t->lock);
 	s.spool.fd = -1;
-	spool_discard(&s.spool);
+	limg_tar_spool_discard(&s.spool);
 	limg_log(LIMG_LOG_DEBUG, "%s: %s blob, %u entries", t->path, kind_name(s.kind),
 	         tree->n_nodes);
 	*out = tree;
-	return 0;
-}
-
-/* ------------------------------------------------------------ the rest */
-
-static GBytes *
-make_fingerprint(const TarSource *t)
-{
-	GByteArray *b = g_byte_array_new();
-	uint64_t f[8] = {
-		(uint64_t)t->st.st_dev, (uint64_t)t->st.st_ino, (uint64_t)t->st.st_size,
-		(uint64_t)t->st.st_mtim.tv_sec, (uint64_t)t->st.st_mtim.tv_nsec,
-		(uint64_t)t->st.st_ctim.tv_sec, (uint64_t)t->st.st_ctim.tv_nsec, t->offset,
-	};
-
-	g_byte_array_append(b, (const guint8 *)f, sizeof(f));
-	g_byte_array_append(b, (const guint8 *)&t->length, sizeof(t->length));
-	if (t->digest)
-		g_byte_array_append(b, (const guint8 *)t->digest, (guint)strlen(t->digest));
-	return g_byte_array_free_to_bytes(b);
-}
-
-static int
-tar_identity(LimgSource *src, LimgSourceId *id)
-{
-	TarSource *t = TAR(src);
-
-	id->key = g_strdup(t->key);
-	id->fingerprint = g_bytes_ref(t->fingerprint);
-	return 0;
-}
-
-/* A tree from the disk cache: the key and fingerprint matched; its spool? */
-static int
-tar_verify(LimgSource *src, const LimgTree *tree)
-{
-	TarSource *t = TAR(src);
-	uint64_t need = 0;
-	bool spooled = false;
-	g_autofree char *path = NULL;
-	int fd = -1, ret;
-
-	for (uint32_t i = 0; i < tree->n_nodes; i++) {
-		const LimgNode *n = &tree->nodes[i];
-
-		if (!S_ISREG(n->mode) || n->size == 0)
-			continue;
-		if (n->dev == DEV_SPOOL) {
-			spooled = true;
-			need = MAX(need, n->ino + n->size);
-		} else if (n->dev != DEV_BLOB || n->ino < t->offset ||
-		           n->ino - t->offset > t->length || n->size > t->length - (n->ino - t->offset)) {
-			return -ESTALE;
-		}
-	}
-	if (!spooled)
-		return 0;
-	ret = spool_open(t, need, &fd, &path);
-	if (ret < 0)
-		return -ESTALE;
-	g_mutex_lock(&t->lock);
-	if (t->spool_fd >= 0)
-		close(t->spool_fd);
-	g_free(t->spool_path);
-	t->spool_fd = fd;
-	t->spool_path = g_steal_pointer(&path);
-	g_mutex_unlock(&t->lock);
-	/* used again: the disk cache's budget evicts the least recently used */
-	limg_touch(fd);
-	return 0;
-}
-
-static int
-tar_open(LimgSource *src, const LimgTree *tree, uint32_t node, LimgContent *out)
-{
-	TarSource *t = TAR(src);
-	const LimgNode *n;
-
-	if (node >= tree->n_nodes || !S_ISREG(tree->nodes[node].mode))
-		return -EINVAL;
-	n = &tree->nodes[node];
-	out->owned = false;
-	if (n->dev == DEV_BLOB || n->size == 0) {
-		out->fd = t->fd;
-		out->base = n->size ? n->ino : 0;     /* nothing is read of an empty file */
-		return 0;
-	}
-	if (n->dev != DEV_SPOOL)
-		return -ESTALE;
-	g_mutex_lock(&t->lock);
-	out->fd = t->spool_fd;
-	g_mutex_unlock(&t->lock);
-	if (out->fd < 0)
-		return -ESTALE;
-	out->base = SPOOL_HEADER + n->ino;
-	return 0;
-}
-
-/* The blob may have been rewritten in place: its fd would show it. */
-static int
-tar_check(LimgSource *src, const LimgTree *tree, uint32_t node, const LimgContent *c)
-{
-	TarSource *t = TAR(src);
-	struct stat st;
-
-	if (fstat(t->fd, &st) < 0)
-		return -ESTALE;
-	if (st.st_size != t->st.st_size || st.st_mtim.tv_sec != t->st.st_mtim.tv_sec ||
-	    st.st_mtim.tv_nsec != t->st.st_mtim.tv_nsec ||
-	    st.st_ctim.tv_sec != t->st.st_ctim.tv_sec ||
-	    st.st_ctim.tv_nsec != t->st.st_ctim.tv_nsec)
-		return -ESTALE;
-	return 0;
-}
-
-static int
-tar_present(LimgSource *src)
-{
-	TarSource *t = TAR(src);
-	struct stat st;
-
-	if (lstat(t->path, &st) < 0 || st.st_ino != t->st.st_ino || st.st_dev != t->st.st_dev)
-		return -ENOENT;
-	return 0;
-}
-
-static void
-tar_free(LimgSource *src)
-{
-	TarSource *t = TAR(src);
-
-	if (t->fd >= 0)
-		close(t->fd);
-	if (t->spool_fd >= 0)
-		close(t->spool_fd);
-	g_free(t->spool_path);
-	g_free(t->path);
-	g_free(t->key);
-	g_free(t->digest);
-	g_free(t->spool_dir);
-	if (t->fingerprint)
-		g_bytes_unref(t->fingerprint);
-	g_mutex_clear(&t->lock);
-	g_free(t);
-}
-
-static const LimgSourceOps tar_ops;
-
-uint64_t
-limg_tar_source_spooled(LimgSource *src)
-{
-	uint64_t n;
-
-	if (src->ops != &tar_ops)
-		return 0;
-	g_mutex_lock(&TAR(src)->lock);
-	n = TAR(src)->spooled;
-	g_mutex_unlock(&TAR(src)->lock);
-	return n;
-}
-
-static const LimgSourceOps tar_ops = {
-	.kind = "tar",
-	.scan = tar_scan,
-	.identity = tar_identity,
-	.verify = tar_verify,
-	.open = tar_open,
-	.check = tar_check,
-	.present = tar_present,
-	.free = tar_free,
-};
-
-static bool
-valid_digest(const char *d)
-{
-	if (!g_str_has_prefix(d, "sha256:") || strlen(d) != 7 + 64)
-		return false;
-	for (const char *p = d + 7; *p; p++) {
-		if (!g_ascii_isxdigit(*p) || g_ascii_isupper(*p))
-			return false;
-	}
-	return true;
-}
-
-int
-limg_tar_source_new(const char *path, bool follow, const LimgTarOptions *opts,
-                    LimgSource **out)
-{
-	static const LimgTarOptions none = { 0 };
-	TarSource *t;
-	struct stat st;
-	int fd;
-
-	*out = NULL;
-	if (!opts)
-		opts = &none;
-	if (opts->digest && !valid_digest(opts->digest))
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	if (opts->offset > (uint64_t)st.st_size ||
-	    opts->length > (uint64_t)st.st_size - opts->offset) {
-		close(fd);
-		return -EINVAL;
-	}
-	t = g_new0(TarSource, 1);
-	t->base.ops = &tar_ops;
-	t->fd = fd;
-	t->st = st;
-	t->path = g_strdup(path);
-	t->offset = opts->offset;
-	t->length = opts->length ? opts->length : (uint64_t)st.st_size - opts->offset;
-	t->digest = g_strdup(opts->digest);
-	t->spool_dir = g_strdup(opts->spool_dir);
-	t->max_size = opts->max_size ? opts->max_size : LIMG_TAR_DEFAULT_MAX;
-	t->spool_fd = -1;
-	g_mutex_init(&t->lock);
-	t->key = g_strdup_printf("tar:%s@%" G_GUINT64_FORMAT "+%" G_GUINT64_FORMAT, path,
-	                         t->offset, t->length);
-	t->fingerprint = make_fingerprint(t);
-	*out = &t->base;
 	return 0;
 }

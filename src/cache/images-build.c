@@ -1,0 +1,344 @@
+/*
+ * images-build.c - the image service's build pipeline (images.h): a
+ * layer's source (a directory, a tar blob, or a stack of generations and
+ * the files put on top), its tree from the disk cache (verified against
+ * the source) or a walk, refused while the layer settles, normalised,
+ * laid out and saved to the disk cache: a new generation. The table that
+ * holds generations is images.c.
+ */
+#include <config.h>
+
+#include <errno.h>
+
+#include "cache/images-internal.h"
+#include "cache/persist.h"
+#include "tree/overlay.h"
+#include "util/log.h"
+
+static void
+disk_cache_failed(LimgImages *im, const char *what, int err)
+{
+	if (g_atomic_int_compare_and_exchange(&im->disk_off, 0, 1))
+		limg_log(LIMG_LOG_WARN, "cache directory %s: %s: %s; continuing with the "
+		         "memory cache only", im->cache_dir, what, g_strerror(-err));
+}
+
+bool
+limg_images_disk_usable(LimgImages *im)
+{
+	return im->cache_dir && !g_atomic_int_get(&im->disk_off);
+}
+
+/* Newest ctime in @t, in ms: a layer still being written is young. */
+static int64_t
+tree_newest_ctime_ms(const LimgTree *t)
+{
+	int64_t newest = INT64_MIN;
+
+	for (uint32_t i = 0; i < t->n_nodes; i++)
+		newest = MAX(newest, t->nodes[i].ctime.sec * 1000 + t->nodes[i].ctime.nsec / 1000000);
+	return newest;
+}
+
+static void
+default_report(const char *name, const LimgReport *report)
+{
+	for (guint i = 0; i < report->warnings->len; i++)
+		limg_log(LIMG_LOG_WARN, "%s.iso: %s", name, (char *)report->warnings->pdata[i]);
+	for (guint i = 0; i < report->errors->len; i++)
+		limg_log(LIMG_LOG_ERR, "%s.iso: %s", name, (char *)report->errors->pdata[i]);
+}
+
+/* A container's files, as a runtime puts them over its root. */
+static const char *const container_files[] = {
+	"etc/hosts=hosts",
+	"etc/hostname=hostname",
+	"etc/resolv.conf=resolv.conf",
+	NULL,
+};
+
+static void
+stack_hold_free(gpointer p)
+{
+	LimgStackHold *h = p;
+
+	g_ptr_array_free(h->gens, TRUE);
+	limg_source_free(h->files);
+	limg_tree_free(h->files_tree);
+	g_free(h);
+}
+
+/*
+ * The source of stack @info: the current generation of every part (built
+ * now if need be) and the files put on top. *hold is the stack's hold.
+ */
+static int
+stack_source(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgStackHold **hold)
+{
+	LimgStackHold *h = g_new0(LimgStackHold, 1);
+	g_autoptr(GArray) parts = g_array_new(FALSE, FALSE, sizeof(LimgStackPart));
+	int ret;
+
+	h->gens = g_ptr_array_new_with_free_func((GDestroyNotify)limg_gen_unref);
+	for (guint i = 0; i < info->parts->len; i++) {
+		const char *name = info->parts->pdata[i];
+		LimgStackPart p = { 0 };
+		LimgGen *pg;
+
+		ret = limg_images_get(im, name, &pg);
+		if (ret < 0) {
+			limg_log(LIMG_LOG_ERR, "%s.iso: its part %s.iso: %s", info->id, name,
+			         ret == -ENOENT ? "not in the store" : g_strerror(-ret));
+			stack_hold_free(h);
+			return ret;
+		}
+		g_ptr_array_add(h->gens, pg);
+		p.source = pg->source;
+		p.tree = im->fmt->tree(pg->layout);
+		g_array_append_val(parts, p);
+	}
+	if (info->files_dir &&
+	    limg_files_source_new(info->files_dir, container_files, &h->files) == 0) {
+		LimgReport report;
+		LimgStackPart p = { .files_only = true };
+
+		limg_report_init(&report);
+		ret = limg_source_scan(h->files, NULL, &report, &h->files_tree, NULL);
+		default_report(info->id, &report);
+		limg_report_release(&report);
+		if (ret < 0) {
+			stack_hold_free(h);
+			return ret;
+		}
+		p.source = h->files;
+		p.tree = h->files_tree;
+		g_array_append_val(parts, p);
+	}
+	ret = limg_stack_source_new((LimgStackPart *)(void *)parts->data, parts->len,
+	                            stack_hold_free, h, out);
+	if (ret < 0) {
+		stack_hold_free(h);
+		return ret;
+	}
+	*hold = h;
+	return 0;
+}
+
+/* The source that reads layer @info; *hold for stacks. */
+static int
+source_for(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgStackHold **hold)
+{
+	*hold = NULL;
+	switch (info->kind) {
+	case LIMG_LAYER_DIR:
+		return limg_dir_source_new(info->root, info->rel, out);
+	case LIMG_LAYER_STACK:
+		return stack_source(im, info, out, hold);
+	case LIMG_LAYER_TAR: {
+		g_autofree char *path = limg_layer_info_path(info);
+		LimgTarOptions topts = {
+			.digest = info->digest,
+			.offset = info->offset,
+			.length = info->length,
+			/* decompressed copies live with the layouts, under one budget */
+			.spool_dir = limg_images_disk_usable(im) ? im->cache_dir : NULL,
+			.max_size = im->opts.tar_max,
+		};
+
+		/*
+		 * The operator's own path (render, -o layer=, an archive as
+		 * SOURCE) may be a symlink; a blob inside a store never is.
+		 */
+		return limg_tar_source_new(path, !info->rel || !*info->rel, &topts, out);
+	}
+	}
+	return -EINVAL;
+}
+
+/*
+ * The tree of layer @name: from the disk cache when it holds @id and the
+ * policy trusts it (@allow_disk), else by a scan. With @settle_ms, a
+ * scanned tree whose newest change is younger than that is refused
+ * (-EAGAIN, *retry_at_us set): the layer is still being extracted.
+ * *from_disk says where the tree came from, *skipped how many entries the
+ * scan left out.
+ */
+static int
+build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId *id,
+           bool allow_disk, uint32_t settle_ms, int64_t *retry_at_us, LimgReport *report,
+           LimgTree **out, bool *from_disk, uint64_t *skipped)
+{
+	/*
+	 * A request waits for this walk: use the cores. Background builds
+	 * (settle_ms > 0) stay on their one low-priority worker thread.
+	 */
+	LimgScanOptions sopts = {
+		.xattrs = im->opts.xattrs,
+		.threads = settle_ms ? 1 : im->opts.scan_threads,
+	};
+	gint64 t0;
+	int ret;
+
+	*from_disk = false;
+	*skipped = 0;
+	if (allow_disk && id->key && limg_images_disk_usable(im) && !im->opts.verify_walk) {
+		ret = limg_persist_load(im->cache_dir, id, out);
+		if (ret == 0 && limg_source_verify(src, *out) < 0) {
+			/* An entry was added, removed or renamed below the top. */
+			g_clear_pointer(out, limg_tree_free);
+			ret = -ESTALE;
+		}
+		if (ret == 0) {
+			limg_counter_add(&im->n.disk_hits, 1);
+			*from_disk = true;
+			return 0;
+		}
+		if (ret == -ENOENT) {
+			limg_counter_add(&im->n.disk_misses, 1);
+		} else {
+			limg_counter_add(&im->n.disk_rejected, 1);
+			limg_log(LIMG_LOG_INFO, "%s.iso: cached layout %s; walking the layer again",
+			         name, ret == -ESTALE ? "is for another version of the layer" :
+			         ret == -EBADMSG ? "is truncated, corrupt or of an older format" :
+			         g_strerror(-ret));
+		}
+	}
+	t0 = g_get_monotonic_time();
+	ret = limg_source_scan(src, &sopts, report, out, skipped);
+	limg_counter_add(&im->n.walks, 1);
+	limg_counter_add(&im->n.walk_usec, g_get_monotonic_time() - t0);
+	if (ret < 0) {
+		limg_report_error(report, "%s: %s", id->key ? id->key : name, g_strerror(-ret));
+		return ret;
+	}
+	if (*skipped && im->opts.strict) {
+		/* The warnings name each entry; the caller says what it means. */
+		g_clear_pointer(out, limg_tree_free);
+		return -EIO;
+	}
+	if (settle_ms) {
+		int64_t age_ms = ((int64_t)g_get_real_time() / 1000) - tree_newest_ctime_ms(*out);
+
+		if (age_ms < (int64_t)settle_ms) {
+			g_clear_pointer(out, limg_tree_free);
+			*retry_at_us = g_get_monotonic_time() +
+			               ((int64_t)settle_ms - MAX(age_ms, 0)) * 1000 + 1000;
+			return -EAGAIN;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Lay out @info's layer as generation @number of @img. A new generation,
+ * or NULL with *err set (-EAGAIN: not settled, see build_tree()).
+ */
+LimgGen *
+limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
+                      uint64_t number, uint32_t settle_ms, int64_t *retry_at_us, int *err)
+{
+	g_autoptr(LimgSource) src = NULL;
+	g_auto(LimgSourceId) id = { 0 };
+	LimgStackHold *hold = NULL;
+	LimgFormatOptions fopts = { .volume_id = im->volume_id };
+	LimgFormatLayout *layout = NULL;
+	LimgTree *tree = NULL;
+	uint64_t skipped = 0;
+	LimgReport report;
+	gint64 t0 = g_get_monotonic_time();
+	bool from_disk = false;
+	LimgGen *g;
+	int ret;
+
+	ret = source_for(im, info, &src, &hold);
+	if (ret < 0) {
+		if (info->kind == LIMG_LAYER_DIR || info->kind == LIMG_LAYER_TAR) {
+			g_autofree char *path = limg_layer_info_path(info);
+
+			limg_log(LIMG_LOG_ERR, "%s.iso: %s: %s", img->name, path,
+			         ret == -ELOOP ? (info->kind == LIMG_LAYER_DIR ?
+			                          "a symlink, not a directory" : "a symlink") :
+			         ret == -EINVAL && info->kind == LIMG_LAYER_TAR ?
+			         "not a regular file, or shorter than the blob it should hold" :
+			         g_strerror(-ret));
+		}
+		*err = ret;
+		return NULL;
+	}
+	ret = limg_source_identity(src, &id);
+	if (ret < 0) {
+		limg_log(LIMG_LOG_ERR, "%s.iso: %s", img->name, g_strerror(-ret));
+		*err = ret;
+		return NULL;
+	}
+	limg_report_init(&report);
+	/*
+	 * Only the first generation may come from the disk cache: a rebuild
+	 * means the layer changed, and the fingerprint of its directory does
+	 * not see changes below the top level.
+	 */
+	ret = build_tree(im, img->name, src, &id, number == 1, info->settle ? settle_ms : 0,
+	                 retry_at_us, &report, &tree, &from_disk, &skipped);
+	/*
+	 * The disk cache keeps what the source gave (it is verified against
+	 * it), of complete layers only: a layer still being written is served
+	 * as it is now and laid out again once complete.
+	 */
+	/* A compressed blob's scan put its decompressed copy in the cache. */
+	if (ret == 0 && !from_disk && info->kind == LIMG_LAYER_TAR)
+		limg_budget_added(im->budget, limg_tar_source_spooled(src));
+	if (ret == 0 && !from_disk && id.key && info->complete && limg_images_disk_usable(im)) {
+		uint64_t written = 0;
+		int sret = limg_persist_save(im->cache_dir, &id, tree, &written);
+
+		if (sret < 0) {
+			disk_cache_failed(im, "cannot save a layout", sret);
+		} else {
+			limg_counter_add(&im->n.disk_writes, 1);
+			limg_budget_added(im->budget, written);
+		}
+	}
+	/* The image shows what the layer is, not who extracted it (overlay.h). */
+	if (ret == 0 && (ret = limg_overlay_normalize_layer(tree)) < 0)
+		g_clear_pointer(&tree, limg_tree_free);
+	if (ret == 0) {
+		ret = im->fmt->build(tree, &fopts, &report, &layout);
+		if (ret < 0)
+			limg_report_error(&report, "image refused: %s", g_strerror(-ret));
+	}
+	if (ret != -EAGAIN) {
+		if (im->opts.report)
+			im->opts.report(im->opts.report_ctx, img->name, &report, skipped);
+		else
+			default_report(img->name, &report);
+	}
+	limg_report_release(&report);
+	if (ret < 0) {
+		*err = ret;
+		return NULL;
+	}
+	g = g_new0(LimgGen, 1);
+	g->ref = 1;
+	g->im = im;
+	g->name = g_strdup(img->name);
+	g->number = number;
+	g->layout = layout;
+	g->source = g_steal_pointer(&src);
+	g->stack = hold;
+	g->mtime = info->kind == LIMG_LAYER_STACK ? im->fmt->tree(layout)->nodes[0].mtime.sec :
+	           info->mtime;
+	if (id.key) {
+		g_mutex_lock(&img->lock);
+		g_free(img->key);
+		img->key = g_steal_pointer(&id.key);
+		g_mutex_unlock(&img->lock);
+	}
+	limg_counter_add(&im->n.layouts, 1);
+	limg_counter_add(&im->n.layout_usec, g_get_monotonic_time() - t0);
+	limg_counter_add(&im->n.entries, im->fmt->tree(layout)->n_nodes);
+	limg_log(LIMG_LOG_DEBUG, "%s.iso: generation %" G_GUINT64_FORMAT ", %u entries, "
+	         "%" G_GUINT64_FORMAT " bytes%s", img->name, number,
+	         im->fmt->tree(layout)->n_nodes, im->fmt->size(layout),
+	         from_disk ? " (from the disk cache)" : "");
+	return g;
+}
