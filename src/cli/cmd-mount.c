@@ -386,12 +386,9 @@ limg_cmd_mount(int argc, char **argv)
 	fsopts.image_gid = conf.image_gid != (gid_t)-1 ? conf.image_gid : fsopts.gid;
 	fsopts.image_mode = conf.image_mode;
 	{
-		g_autofree char *pm = NULL, *opt = NULL;
-		uint64_t pipe_max = 1024 * 1024;
+		g_autofree char *opt = NULL;
 
-		if (g_file_get_contents("/proc/sys/fs/pipe-max-size", &pm, NULL, NULL))
-			pipe_max = g_ascii_strtoull(pm, NULL, 10);
-		fsopts.max_read = limg_fs_max_read_for_pipe(pipe_max);
+		fsopts.max_read = limg_fs_max_read();
 		opt = g_strdup_printf("-omax_read=%u", fsopts.max_read);
 		fuse_opt_add_arg(&args, opt);
 	}

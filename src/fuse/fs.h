@@ -54,14 +54,40 @@ typedef struct {
 } LimgFsOptions;
 
 /*
- * Largest read request for a given /proc/sys/fs/pipe-max-size. libfuse
- * splices a reply only when 4096 * (buffers + 2) + length fits its pipe,
- * and an unprivileged pipe stops at pipe-max-size (1 MiB by default); a
- * reply that does not fit is copied through a fresh malloc per request.
- * 512 KiB leaves room for ~120 segments (small files) in a 1 MiB pipe;
- * with a pipe of 2 MiB or more, whole 1 MiB requests splice.
+ * The largest read request, for the max_read mount option: as many pages
+ * as the kernel and libfuse agree on at INIT, min(libfuse 3.14's 256,
+ * /proc/sys/fs/fuse/max_pages_limit), when a pipe of this process can
+ * grow to twice that (past /proc/sys/fs/pipe-max-size only with
+ * CAP_SYS_RESOURCE); else what limg_fs_max_read_for_pipe() gives for
+ * pipe-max-size.
  */
-uint32_t limg_fs_max_read_for_pipe(uint64_t pipe_max);
+uint32_t limg_fs_max_read(void);
+
+/*
+ * Largest read request up to @request bytes whose replies splice through
+ * a pipe of @pipe_size bytes: half of it, in pages (at least 128 KiB,
+ * or @request if smaller).
+ * libfuse splices a reply only when 4096 * (pieces + 2) + length fits its
+ * pipe, and copies it through a fresh malloc per request otherwise; half
+ * leaves room for one piece per 4 KiB (small files): 512 KiB for the
+ * default pipe-max-size of 1 MiB, whole 1 MiB requests from 2 MiB on.
+ */
+uint32_t limg_fs_max_read_for_pipe(uint32_t request, uint64_t pipe_size);
+
+/*
+ * INIT: what every mount asks of the kernel, from the init handler:
+ * splice, requests of @max_read bytes (the max_read mount option), more
+ * background requests than the kernel's default of 12. Also used by
+ * tests/tools/floor-fuse.c, so that the benchmarks' floor asks the same.
+ */
+void limg_fs_tune_conn(struct fuse_conn_info *conn, uint32_t max_read);
+
+/*
+ * Set the readahead of the mount at @mountpoint to @kb KiB, but at least
+ * one request of @max_read bytes, once the kernel has the INIT reply
+ * (from a request handler). Best effort.
+ */
+void limg_fs_set_readahead(const char *mountpoint, unsigned kb, uint32_t max_read);
 
 /* Takes ownership of @images. */
 LimgFs *limg_fs_new(LimgImages *images, const LimgFsOptions *opts);

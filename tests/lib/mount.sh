@@ -54,8 +54,10 @@ _limg_pids() {
 	_exe=$(readlink -f "$LIMG") || return 1
 	_mnt=$(readlink -f "$1") || return 1
 	# Found by executable, then by mount point (the last argument); a
-	# worker runs as argv[0] fuse-layerimg-worker.
-	find /proc -mindepth 2 -maxdepth 2 -name exe -lname "$_exe" 2>/dev/null |
+	# worker runs as argv[0] fuse-layerimg-worker. find fails on the
+	# entries it may not read (/proc/1/exe in a container, processes that
+	# end meanwhile): no error here, also for callers under pipefail.
+	{ find /proc -mindepth 2 -maxdepth 2 -name exe -lname "$_exe" 2>/dev/null || :; } |
 		while IFS= read -r _p; do
 			_p=${_p%/exe}
 			_args=$(tr '\0' '\n' < "$_p/cmdline" 2>/dev/null) || continue
