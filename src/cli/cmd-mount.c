@@ -435,6 +435,8 @@ limg_cmd_mount(int argc, char **argv)
 			limg_log(LIMG_LOG_ERR, "%s", error->message);
 			goto out_unmount;
 		}
+		/* The INIT reply is written: off the first request's path. */
+		limg_fs_after_init(fs);
 		limg_handoff_ready(&handoff);
 	}
 	if (!worker || handoff.start == 1)

@@ -105,6 +105,13 @@ void limg_fs_set_mountpoint(LimgFs *fs, const char *mountpoint, unsigned readahe
 /* The session, needed for kernel cache invalidation. Borrowed. */
 void limg_fs_set_session(LimgFs *fs, struct fuse_session *se);
 
+/*
+ * The kernel has the INIT reply: do what waits for it (the mount's
+ * readahead) now rather than at the first request. Once; without a call
+ * the first request does it.
+ */
+void limg_fs_after_init(LimgFs *fs);
+
 /* A worker of keeper @keeper, its @start-th (keeper.h): shown in .stats. */
 void limg_fs_set_keeper(LimgFs *fs, pid_t keeper, unsigned start);
 

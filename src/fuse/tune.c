@@ -180,3 +180,9 @@ limg_tune_after_init(LimgFs *fs)
 		g_once_init_leave(&fs->after_init, 1);
 	}
 }
+
+void
+limg_fs_after_init(LimgFs *fs)
+{
+	limg_tune_after_init(fs);
+}
