@@ -314,7 +314,14 @@ limg_cmd_mount(int argc, char **argv)
 			g_clear_pointer(&conf.source, g_free);
 			opts.mountpoint = strdup(conf.worker_mount);
 		} else {
-			opts.mountpoint = g_steal_pointer(&conf.source);
+			/* As fuse_parse_cmdline() gives a mount point: absolute. */
+			opts.mountpoint = realpath(conf.source, NULL);
+			if (!opts.mountpoint) {
+				fprintf(stderr, PROG ": bad mount point %s: %s\n", conf.source,
+				        g_strerror(errno));
+				status = 2;
+				goto out_args;
+			}
 		}
 	}
 	if (!opts.mountpoint || (!conf.source && conf.layers->len == 0)) {

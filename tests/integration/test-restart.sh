@@ -212,6 +212,16 @@ esac
 cmp "$mnt/big.iso" "$ref/big.iso" || fail "-o nokeeper: big.iso differs"
 limg_umount "$mnt"
 echo "-o nokeeper: one process; upgrade refuses it clearly"
+
+# ------------------------------------------------------------- relative mount point
+# With only -o layer=, the one argument is the mount point: the keeper
+# hands the worker an absolute one.
+(cd "$tmpdir" && "$LIMG" -o "layer=big:$store/big,nocache_dir" mnt) ||
+	fail "mount with a relative mount point failed"
+[ "$(stat_of worker_start)" = 1 ] || fail "relative mount point: no worker serves"
+cmp "$mnt/big.iso" "$ref/big.iso" || fail "relative mount point: big.iso differs"
+limg_umount "$mnt"
+echo "a relative mount point works"
 # ------------------------------------------------------------- systemd notify
 # Type=notify: READY=1 (and MAINPID, the keeper) once the first worker serves.
 python3 - "$LIMG" "$store" "$mnt" "$tmpdir/notify.sock" <<'PY' || fail "no READY=1 from the keeper"
