@@ -245,6 +245,7 @@ keep(struct fuse_args *args, const struct fuse_cmdline_opts *opts, char **worker
 {
 	static const struct fuse_lowlevel_ops none;
 	struct fuse_session *se = fuse_session_new(args, &none, sizeof(none), NULL);
+	g_autofree char *cwd = g_get_current_dir();     /* daemonizing goes to / */
 	int status = 1;
 
 	if (!se)
@@ -257,7 +258,9 @@ keep(struct fuse_args *args, const struct fuse_cmdline_opts *opts, char **worker
 	}
 	if (!opts->foreground)
 		limg_log_use_syslog(true);
-	status = limg_keeper_run(se, opts->mountpoint, worker_args);
+	status = limg_keeper_run(se, opts->mountpoint, cwd, worker_args);
+	/* Frees libfuse's copy of the mount point; nothing if it is gone. */
+	fuse_session_unmount(se);
 out:
 	fuse_session_destroy(se);
 	return status;
@@ -444,6 +447,9 @@ limg_cmd_mount(int argc, char **argv)
 		}
 		/* The INIT reply is written: off the first request's path. */
 		limg_fs_after_init(fs);
+		/* Started where the command ran (relative paths): now as a daemon. */
+		if (chdir("/") < 0)
+			limg_log(LIMG_LOG_WARN, "chdir /: %s", g_strerror(errno));
 		limg_handoff_ready(&handoff);
 	}
 	if (!worker || handoff.start == 1)

@@ -151,6 +151,7 @@ typedef struct {
 	struct fuse_session *se;
 	int fd;                 /* the session's /dev/fuse file */
 	char *mountpoint;
+	char *cwd;              /* the mount command's: workers start there */
 	char *exe;              /* the binary to start: the one on disk now */
 	char **args;
 	int init_fd;            /* memfd: the INIT request */
@@ -257,6 +258,9 @@ spawn(Keeper *k)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Relative paths of the command line (the worker then goes to /). */
+		if (k->cwd && chdir(k->cwd) < 0)
+			fprintf(stderr, "fuse-layerimg: worker: %s: %s\n", k->cwd, g_strerror(errno));
 		signal(SIGPIPE, SIG_DFL);
 		/* What the worker inherits; all else is close-on-exec. */
 		fcntl(k->fd, F_SETFD, 0);
@@ -562,7 +566,8 @@ write_pid_file(const char *mountpoint)
 }
 
 int
-limg_keeper_run(struct fuse_session *se, const char *mountpoint, char **args)
+limg_keeper_run(struct fuse_session *se, const char *mountpoint, const char *cwd,
+                char **args)
 {
 	Keeper k = { .se = se, .fd = fuse_session_fd(se), .args = args, .init_fd = -1 };
 	g_autofree char *pid_file = NULL;
@@ -571,6 +576,7 @@ limg_keeper_run(struct fuse_session *se, const char *mountpoint, char **args)
 	int sfd, status = 1;
 
 	k.mountpoint = g_strdup(mountpoint);
+	k.cwd = g_strdup(cwd);
 	k.exe = self_exe();
 	k.bufsize = request_bufsize();
 	worker_clear(&k.cur);
@@ -699,5 +705,6 @@ out:
 	g_free(k.buf);
 	g_free(k.exe);
 	g_free(k.mountpoint);
+	g_free(k.cwd);
 	return status;
 }

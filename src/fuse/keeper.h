@@ -81,12 +81,14 @@ void limg_handoff_ready(LimgHandoff *h);
 /*
  * The keeper: @se is mounted on @mountpoint, the process daemonized if
  * it should be. Runs workers ("LIMG_WORKER_ARGV0 mount @args...", the
- * mount command's arguments, NULL-terminated; a worker serves
- * /dev/fd/N in place of the mount point) until the file system is
+ * mount command's arguments, NULL-terminated, started in directory @cwd
+ * so that relative paths in them mean what they meant to the command; a
+ * worker serves /dev/fd/N in place of the mount point) until the file system is
  * unmounted or the keeper is stopped (it then unmounts). The exit
  * status.
  */
-int limg_keeper_run(struct fuse_session *se, const char *mountpoint, char **args);
+int limg_keeper_run(struct fuse_session *se, const char *mountpoint, const char *cwd,
+                    char **args);
 
 /*
  * Where the keeper of @mountpoint (canonical) leaves its pid while it

@@ -93,8 +93,8 @@ mix(uint64_t h, const void *data, size_t len)
 
 #define MIX(h, v) ((h) = mix((h), &(v), sizeof(v)))
 
-static uint64_t
-image_tag(LimgGen *g)
+uint64_t
+limg_image_digest(LimgGen *g)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 	uint64_t size = limg_gen_size(g), data = limg_gen_data_bytes(g);
@@ -171,7 +171,7 @@ put(LimgFs *fs, uint64_t fh, fuse_ino_t ino, LimgOpenFile *of)
 uint64_t
 limg_open_files_add(LimgFs *fs, fuse_ino_t ino, LimgOpenFile *of)
 {
-	uint64_t fh = of->gen ? image_tag(of->gen) : text_tag(ino, of->text);
+	uint64_t fh = of->gen ? limg_image_digest(of->gen) : text_tag(ino, of->text);
 
 	put(fs, fh, ino, of);
 	return fh;
@@ -190,7 +190,7 @@ adopt(LimgFs *fs, fuse_ino_t ino, uint64_t fh, LimgOpenFile *of)
 	if (e.kind == LIMG_NODE_IMAGE && !(fh & KIND_BIT)) {
 		if (limg_images_get(fs->images, e.image, &found.gen) < 0)
 			return -EIO;
-		if (image_tag(found.gen) != fh) {
+		if (limg_image_digest(found.gen) != fh) {
 			limg_log(LIMG_LOG_WARN, "%s.iso changed while its file was open across a "
 			         "worker restart: its reads fail with EIO", e.image);
 			return -EIO;

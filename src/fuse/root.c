@@ -392,6 +392,17 @@ limg_root_lookup(LimgFs *fs, fuse_ino_t parent, const char *name, struct fuse_en
 	}
 	ino = hold(fs->root, path, ce.kind, ce.image);
 	ret = entry_attr(fs, &ce, ino, g, &e->attr);
+	/*
+	 * Every generation of an image is its own kernel inode: the same node
+	 * id (a hash of the path) with a generation number of its own, so a
+	 * lookup that meets a new generation makes the kernel fail the old
+	 * inode's open files with EIO and start a new one (its own page cache
+	 * and size), where they would read another layer's bytes through one
+	 * shared inode. The kernel keeps 32 bits; from the layout's digest, so
+	 * every worker gives a generation the same number.
+	 */
+	if (g)
+		e->generation = (uint32_t)limg_image_digest(g) ? (uint32_t)limg_image_digest(g) : 1;
 	limg_gen_unref(g);
 	if (ret < 0) {
 		limg_root_forget(fs, ino, 1);
