@@ -325,6 +325,8 @@ limg_cmd_mount(int argc, char **argv)
 				status = 2;
 				goto out_args;
 			}
+			/* It was the mount point, not a SOURCE. */
+			g_clear_pointer(&conf.source, g_free);
 		}
 	}
 	if (!opts.mountpoint || (!conf.source && conf.layers->len == 0)) {

@@ -221,6 +221,12 @@ echo "-o nokeeper: one process; upgrade refuses it clearly"
 [ "$(stat_of worker_start)" = 1 ] || fail "relative mount point: no worker serves"
 cmp "$mnt/big.iso" "$ref/big.iso" || fail "relative mount point: big.iso differs"
 limg_umount "$mnt"
+# The same as one process: the mount point is never taken for a SOURCE
+# (the daemon scanned its own mount and hung at INIT).
+(cd "$tmpdir" && timeout 30 "$LIMG" -o "nokeeper,layer=big:$store/big,nocache_dir" mnt) ||
+	fail "-o nokeeper with a relative mount point failed"
+timeout 30 cmp "$mnt/big.iso" "$ref/big.iso" || fail "-o nokeeper, -o layer= only: big.iso differs or hangs"
+limg_umount "$mnt"
 echo "a relative mount point works"
 # ------------------------------------------------------------- systemd notify
 # Type=notify: READY=1 (and MAINPID, the keeper) once the first worker serves.
