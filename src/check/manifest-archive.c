@@ -186,7 +186,7 @@ LimgManifest *limg_manifest_from_archive(const char *image,
 	for (;;) {
 		g_autofree char *path = NULL;
 		LimgManifestEntry *e;
-		const char *hl, *sl;
+		const char *raw, *hl, *sl;
 		gboolean known;
 		LimgEntryType type;
 
@@ -202,7 +202,19 @@ LimgManifest *limg_manifest_from_archive(const char *image,
 			close(stream.fd);
 			return NULL;
 		}
-		path = normalise(archive_entry_pathname(ae));
+		raw = archive_entry_pathname(ae);
+		if (!raw)
+			raw = archive_entry_pathname_utf8(ae);
+		if (!raw) {
+			/*
+			 * No name libarchive can give (one it cannot convert,
+			 * in a damaged or hostile image): a difference, not a
+			 * path. Its data is skipped by the next header.
+			 */
+			limg_manifest_add_note(m, "an entry without a usable name: left out");
+			continue;
+		}
+		path = normalise(raw);
 		type = type_of(archive_entry_filetype(ae), &known);
 		e = limg_manifest_add(m, path, type);
 		e->perm = archive_entry_perm(ae) & 07777;
@@ -267,13 +279,22 @@ LimgManifest *limg_manifest_from_archive(const char *image,
 					       (char *)k, root);
 			continue;
 		}
+		/*
+		 * A path met twice (a hostile image: "a", "a" linked to it,
+		 * another "a") can link to itself: nothing to take, and
+		 * copying e's own strings into e would read freed ones.
+		 */
+		if (t == e)
+			continue;
 		e->type = t->type;
 		e->size = t->size;
 		g_free(e->sha256);
 		e->sha256 = g_strdup(t->sha256);
+		g_free(e->target);
 		e->target = g_strdup(t->target);
 		e->rdev_major = t->rdev_major;
 		e->rdev_minor = t->rdev_minor;
+		g_free(e->link_key);
 		e->link_key = g_strdup(t->path);
 		if (!t->link_key)
 			t->link_key = g_strdup(t->path);

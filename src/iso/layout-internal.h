@@ -99,13 +99,19 @@ struct LimgLayout {
 	uint32_t total_blocks;
 };
 
-/* Sections a regular file of @size bytes is stored in (>= 1). */
+/*
+ * Sections a regular file of @size bytes is stored in (>= 1). Divided
+ * without rounding up first, which would wrap near 2^64 (a tar header or
+ * a cache file can say any size); UINT32_MAX for more than that.
+ */
 static inline uint32_t
 limg_sections(uint64_t size)
 {
+	uint64_t n = size / ISO_MAX_SECTION + (size % ISO_MAX_SECTION != 0);
+
 	if (size <= 0xFFFFFFFFull)
 		return 1;
-	return (uint32_t)((size + ISO_MAX_SECTION - 1) / ISO_MAX_SECTION);
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
 /* Length of a path table record for an identifier of @n bytes (9.4). */

@@ -591,6 +591,32 @@ pack_record(LimgLayout *l, PackState *ps, uint32_t di, int kind, uint32_t node,
 	return 0;
 }
 
+/*
+ * Files of more than ISO_MAX_SECTIONS sections are refused before the
+ * pack pass, which lays out one record per section: a tar header or a
+ * cache file may say any size, and 2^63 bytes are 2^31 records.
+ */
+static int
+check_sections(const LimgLayout *l, LimgReport *report)
+{
+	const LimgTree *t = l->tree;
+
+	for (uint32_t i = 0; i < t->n_nodes; i++) {
+		const LimgNode *n = &t->nodes[i];
+
+		if (S_ISREG(n->mode) && limg_sections(n->size) > ISO_MAX_SECTIONS) {
+			g_autofree char *p = limg_tree_path(t, i);
+			g_autofree char *e = limg_escape(p, strlen(p));
+
+			limg_report_error(report, "/%s: %" G_GUINT64_FORMAT " bytes needs more than %d "
+			                  "ISO 9660 sections; image refused", e, n->size,
+			                  ISO_MAX_SECTIONS);
+			return -EFBIG;
+		}
+	}
+	return 0;
+}
+
 static int
 pack_dirs(LimgLayout *l, uint32_t *cursor)
 {
@@ -669,15 +695,6 @@ place_data(LimgLayout *l, uint32_t *cursor, LimgReport *report)
 		l->lba[i] = 0;
 		if (!S_ISREG(n->mode) || l->leader[i] != i || n->size == 0)
 			continue;
-		if (limg_sections(n->size) > ISO_MAX_SECTIONS) {
-			g_autofree char *p = limg_tree_path(t, i);
-			g_autofree char *e = limg_escape(p, strlen(p));
-
-			limg_report_error(report, "/%s: %" G_GUINT64_FORMAT " bytes needs more than %d "
-			                  "ISO 9660 sections; image refused", e, n->size,
-			                  ISO_MAX_SECTIONS);
-			return -EFBIG;
-		}
 		l->lba[i] = (uint32_t)next;
 		l->extents[l->n_ext].lba = (uint32_t)next;
 		l->extents[l->n_ext].node = i;
@@ -742,6 +759,8 @@ limg_layout_build(LimgTree *tree, const LimgLayoutOptions *opts, LimgReport *rep
 		goto out_report;
 	limg_arena_trim(&l->names);
 	if ((ret = order_dirs(l, report)) < 0)
+		goto out_report;
+	if ((ret = check_sections(l, report)) < 0)
 		goto out_report;
 	size_path_table(l);
 	l->l_pt_lba = ISO_FIRST_FREE_LBA;

@@ -226,10 +226,25 @@ cs_read_meta(const char *source, int dir_fd)
 			c->parent = limg_json_string(o, "parent");
 			c->diff = limg_json_string(o, "diff-digest");
 			g_hash_table_insert(all, (gpointer)id, c);
-			if (flags && json_object_has_member(flags, "incomplete") &&
-			    json_object_get_boolean_member_with_default(flags, "incomplete", FALSE)) {
-				c->bad = true;   /* still being written: not yet */
-				continue;
+			if (flags && json_object_has_member(flags, "incomplete")) {
+				JsonNode *inc = json_object_get_member(flags, "incomplete");
+
+				/*
+				 * json-glib's boolean getters expect a boolean (a
+				 * critical, and "false", for an object or array):
+				 * anything else is not a layer known to be complete.
+				 */
+				if (!JSON_NODE_HOLDS_VALUE(inc) ||
+				    json_node_get_value_type(inc) != G_TYPE_BOOLEAN) {
+					limg_store_log_once("%s: layer %s: flags.incomplete is not true or "
+					                    "false; left out", llabel, id);
+					c->bad = true;
+					continue;
+				}
+				if (json_node_get_boolean(inc)) {
+					c->bad = true;   /* still being written: not yet */
+					continue;
+				}
 			}
 			if (!limg_store_valid_digest(c->diff)) {
 				limg_store_log_once("%s: layer %s: diff-digest is %s; left out", llabel, id,

@@ -286,6 +286,30 @@ Test(layout, file_over_100_sections_is_efbig)
 	cr_expect_geq(report.errors->len, 1, "the error is described in the report");
 }
 
+/*
+ * Found by tests/fuzz/fuzz-persist: a size of 2^63 (a tar header or a
+ * cache file may say any) was 2^31 sections, each packed as a record
+ * before the section count was checked: the layout never finished.
+ */
+Test(layout, file_of_2_63_bytes_is_efbig_at_once, .timeout = 10)
+{
+	LimgLayout *l = NULL;
+
+	tb_file(tb, "vast", 1ull << 63);
+	cr_expect_eq(limg_layout_build(tb_build(tb), NULL, &report, &l), -EFBIG);
+	cr_expect_null(l);
+}
+
+/* Sizes near 2^64 wrapped the section count to a small number (0 here). */
+Test(layout, file_of_2_64_minus_1_bytes_is_efbig, .timeout = 10)
+{
+	LimgLayout *l = NULL;
+
+	tb_file(tb, "wraps", UINT64_MAX);
+	cr_expect_eq(limg_layout_build(tb_build(tb), NULL, &report, &l), -EFBIG);
+	cr_expect_null(l);
+}
+
 Test(layout, tree_without_root_directory_is_einval)
 {
 	LimgTree *t = limg_tree_new();

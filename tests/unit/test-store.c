@@ -798,3 +798,60 @@ Test(store, a_chosen_kind_never_switches, .timeout = 30)
 		cr_expect_str_eq(li->rel, "a");
 	}
 }
+
+/*
+ * Found by tests/fuzz/fuzz-store-meta: a containers-storage layer whose
+ * flags.incomplete is not a boolean (an array here) was taken for a
+ * complete one, through a json-glib getter that asserts a boolean (a
+ * critical). Only "incomplete": false, or no flag, is complete.
+ */
+Test(store, containers_incomplete_flag_must_be_a_boolean)
+{
+	static const char digest[] =
+		"sha256:1111111111111111111111111111111111111111111111111111111111111111";
+	g_autofree char *json = g_strdup_printf(
+		"[{\"id\":\"done\",\"diff-digest\":\"%s\",\"flags\":{\"incomplete\":false}},"
+		"{\"id\":\"plain\",\"diff-digest\":\"%s\"},"
+		"{\"id\":\"array\",\"diff-digest\":\"%s\",\"flags\":{\"incomplete\":[]}},"
+		"{\"id\":\"text\",\"diff-digest\":\"%s\",\"flags\":{\"incomplete\":\"no\"}},"
+		"{\"id\":\"busy\",\"diff-digest\":\"%s\",\"flags\":{\"incomplete\":true}}]",
+		digest, digest, digest, digest, digest);
+	g_autoptr(LimgStore) s = NULL;
+	g_autoptr(GPtrArray) layers = NULL;
+
+	static const char *const ids[] = { "done", "plain", "array", "text", "busy" };
+
+	th_write_text(source, "overlay-layers/layers.json", json);
+	for (size_t i = 0; i < G_N_ELEMENTS(ids); i++) {
+		g_autofree char *rel = g_strdup_printf("overlay/%s/diff", ids[i]);
+
+		th_mkdir(source, rel);
+	}
+	s = open_store("containers");
+	layers = limg_store_list(s);
+	cr_assert_eq(layers->len, 2, "only the complete layers: %u", layers->len);
+	cr_expect_str_eq(((LimgLayerInfo *)layers->pdata[0])->id, "done");
+	cr_expect_str_eq(((LimgLayerInfo *)layers->pdata[1])->id, "plain");
+}
+
+/*
+ * Found by tests/fuzz/fuzz-store-meta: an image config that is an empty
+ * file (named by the empty string's digest) parses to no root node, and
+ * was asked whether that NULL holds an object (a json-glib critical).
+ * Criticals are fatal here, as with G_DEBUG=fatal-criticals.
+ */
+Test(store, docker_empty_image_config_is_no_image)
+{
+	g_autoptr(LimgStore) s = NULL;
+	g_autoptr(LimgStoreMeta) m = NULL;
+	g_autofree char *empty = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "", 0);
+	g_autofree char *rel = g_strdup_printf("image/overlay2/imagedb/content/sha256/%s", empty);
+
+	g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+	th_mkdir(source, "image/overlay2/layerdb/sha256");
+	th_write_text(source, rel, "");
+	s = open_store("docker");
+	m = limg_store_meta(s);
+	cr_assert_not_null(m);
+	cr_expect_eq(m->images->len, 0);
+}
