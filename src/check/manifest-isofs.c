@@ -302,6 +302,103 @@ static void assign_link_keys(IsoWalk *w)
 	}
 }
 
+/*
+ * libisofs 1.5.4 imports the directory tree without looking for loops: a
+ * directory record that leads back to a directory being read (a hostile
+ * image; 16 KiB do) makes iso_image_import() recurse, reading that
+ * directory again at every level, for many minutes; records that share a
+ * directory make it read that subtree once per record. So the import
+ * reads the image through a guard that fails a block read more than
+ * MAX_BLOCK_READS times, and the image is refused: in a sound image a
+ * block is read a few times (a continuation block once per record with
+ * an area in it; 4 times at most for the 20,000-entry edge-case tree of
+ * test-roundtrip.sh), in a loop once per level, so a loop ends within
+ * 256 levels. The reads of file contents, after the import, are not
+ * counted (each hard link reads the same extent).
+ */
+#define MAX_BLOCK_READS 256
+
+typedef struct {
+	IsoDataSource *file;	/* the image file (owned) */
+	GHashTable *reads;	/* lba -> reads so far, while @counting */
+	gboolean counting;
+	gboolean tripped;	/* a block was read too often: */
+	guint32 lba;		/* this one */
+} ReadGuard;
+
+static int guard_open(IsoDataSource *src)
+{
+	ReadGuard *g = src->data;
+
+	return g->file->open(g->file);
+}
+
+static int guard_close(IsoDataSource *src)
+{
+	ReadGuard *g = src->data;
+
+	return g->file->close(g->file);
+}
+
+static int guard_read_block(IsoDataSource *src, uint32_t lba, uint8_t *buffer)
+{
+	ReadGuard *g = src->data;
+
+	if (g->counting) {
+		guint n = GPOINTER_TO_UINT(g_hash_table_lookup(g->reads, GUINT_TO_POINTER(lba)));
+
+		if (n >= MAX_BLOCK_READS) {
+			if (!g->tripped)
+				g->lba = lba;
+			g->tripped = TRUE;
+			return ISO_DATA_SOURCE_FAILURE;
+		}
+		g_hash_table_insert(g->reads, GUINT_TO_POINTER(lba), GUINT_TO_POINTER(n + 1));
+	}
+	return g->file->read_block(g->file, lba, buffer);
+}
+
+static void guard_free(IsoDataSource *src)
+{
+	ReadGuard *g = src->data;
+
+	iso_data_source_unref(g->file);
+	g_hash_table_destroy(g->reads);
+	g_free(g);
+}
+
+/*
+ * A data source of @image whose reads @g counts (freed with the source).
+ * libisofs frees the source itself with free(): it is malloc'd.
+ */
+static int guard_new(const char *image, ReadGuard **g, IsoDataSource **out)
+{
+	IsoDataSource *src;
+	int ret;
+
+	*out = NULL;
+	src = calloc(1, sizeof(*src));
+	if (!src)
+		return ISO_OUT_OF_MEM;
+	*g = g_new0(ReadGuard, 1);
+	ret = iso_data_source_new_from_file(image, &(*g)->file);
+	if (ret < 0) {
+		g_free(*g);
+		free(src);
+		return ret;
+	}
+	(*g)->reads = g_hash_table_new(g_direct_hash, g_direct_equal);
+	src->version = 0;
+	src->refcount = 1;
+	src->open = guard_open;
+	src->close = guard_close;
+	src->read_block = guard_read_block;
+	src->free_data = guard_free;
+	src->data = *g;
+	*out = src;
+	return ISO_SUCCESS;
+}
+
 LimgManifest *limg_manifest_from_isofs(const char *image,
 				       LimgManifestFlags flags,
 				       GError **error)
@@ -313,6 +410,7 @@ LimgManifest *limg_manifest_from_isofs(const char *image,
 	IsoDataSource *src = NULL;
 	IsoReadOpts *opts = NULL;
 	IsoImage *img = NULL;
+	ReadGuard *guard = NULL;
 	IsoWalk w;
 	gboolean ok;
 	int ret;
@@ -326,7 +424,7 @@ LimgManifest *limg_manifest_from_isofs(const char *image,
 	ret = iso_image_new("limg-check", &img);
 	if (ret < 0)
 		goto out_lib_error;
-	ret = iso_data_source_new_from_file(image, &src);
+	ret = guard_new(image, &guard, &src);
 	if (ret < 0)
 		goto out_lib_error;
 	ret = iso_read_opts_new(&opts, 0);
@@ -342,7 +440,18 @@ LimgManifest *limg_manifest_from_isofs(const char *image,
 	iso_read_opts_set_input_charset(opts, iso_get_local_charset(0));
 	iso_read_opts_auto_input_charset(opts, 0);
 
+	guard->counting = TRUE;
 	ret = iso_image_import(img, src, opts, &features);
+	guard->counting = FALSE;
+	/* libisofs may carry on without the subtree it could not read: not we. */
+	if (guard->tripped) {
+		drain_messages(NULL, NULL);
+		g_set_error(error, LIMG_MANIFEST_ERROR, LIMG_MANIFEST_ERROR_READER,
+			    "%s: libisofs: block %u is read more than %d times "
+			    "(a directory inside itself?); not read", image,
+			    guard->lba, MAX_BLOCK_READS);
+		goto out_free;
+	}
 	if (ret < 0)
 		goto out_lib_error;
 
@@ -378,6 +487,7 @@ out_lib_error:
 	g_set_error(error, LIMG_MANIFEST_ERROR, LIMG_MANIFEST_ERROR_READER,
 		    "%s: libisofs: %s%s", image, iso_error_to_msg(ret),
 		    msgs->str);
+out_free:
 	if (features)
 		iso_read_image_features_destroy(features);
 	if (opts)

@@ -306,7 +306,9 @@ read_configs(const char *source, int dir_fd, const Layout *l)
 			continue;
 		}
 		parser = json_parser_new_immutable();
+		/* An empty file parses, to no root at all (NULL: not a node to ask). */
 		if (!json_parser_load_from_data(parser, text, (gssize)len, NULL) ||
+		    !json_parser_get_root(parser) ||
 		    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
 			limg_store_log_once("%s: not a JSON object; image left out", label);
 			continue;
