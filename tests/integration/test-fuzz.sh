@@ -52,6 +52,17 @@ for h in $LIMG_FUZZ_HARNESSES; do
 	# Inputs run before "INITED" are the seeds; none after: nothing mutated.
 	inited=$(sed -n 's/^#\([0-9]*\)[[:space:]]*INITED.*/\1/p' "$log")
 	echo "$testname: fuzz-$h: $1 inputs in ${seconds}s, coverage $2 of $5 edges ($3 features), corpus $4 (from $nseeds seeds), exit $rc"
+	# Debian 12's libarchive 3.6.2 can loop forever on a damaged ISO
+	# without calling back into our code (README "Fuzzing"; likely the bug
+	# libarchive#3021 fixed): a timeout whose innermost frame is in
+	# libarchive is that, shown and kept, not a failure of ours.
+	if [ "$rc" = 67 ] && grep -A40 'libFuzzer: timeout' "$log" | grep '^ *#[0-9]' |
+		grep -v -e '__sanitizer' -e 'fuzzer::' -e 'libc\.so' | head -1 | grep -q 'libarchive\.so'; then
+		mkdir -p "$keep"
+		cp "$tmpdir"/artifacts/"$h"-* "$keep/" 2>/dev/null || true
+		echo "NOTE: $testname: fuzz-$h: libarchive looped on an input (a known libarchive 3.6.2 bug, not ours); kept in $keep"
+		rc=0
+	fi
 	if [ "$rc" != 0 ]; then
 		failed=$((failed + 1))
 		grep -E 'ERROR|SUMMARY|^fuzz:|#[0-9]+ in ' "$log" | head -30 >&2
