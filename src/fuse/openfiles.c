@@ -36,7 +36,7 @@ typedef struct {
 } Handle;
 
 struct LimgOpenFiles {
-	GMutex lock;
+	GRWLock lock;          /* reads take it shared: every READ looks up */
 	GHashTable *by_fh;      /* &fh -> Handle * (owns); protected by lock */
 };
 
@@ -63,7 +63,7 @@ limg_open_files_new(void)
 {
 	LimgOpenFiles *t = g_new0(LimgOpenFiles, 1);
 
-	g_mutex_init(&t->lock);
+	g_rw_lock_init(&t->lock);
 	t->by_fh = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, handle_free);
 	return t;
 }
@@ -74,7 +74,7 @@ limg_open_files_free(LimgOpenFiles *t)
 	if (!t)
 		return;
 	g_hash_table_destroy(t->by_fh);
-	g_mutex_clear(&t->lock);
+	g_rw_lock_clear(&t->lock);
 	g_free(t);
 }
 
@@ -149,7 +149,7 @@ put(LimgFs *fs, uint64_t fh, fuse_ino_t ino, LimgOpenFile *of)
 	LimgOpenFiles *t = fs->files;
 	Handle *h;
 
-	g_mutex_lock(&t->lock);
+	g_rw_lock_writer_lock(&t->lock);
 	h = g_hash_table_lookup(t->by_fh, &fh);
 	if (h) {
 		/* Equal digest, equal bytes: the newer generation serves both. */
@@ -165,7 +165,7 @@ put(LimgFs *fs, uint64_t fh, fuse_ino_t ino, LimgOpenFile *of)
 		g_hash_table_insert(t->by_fh, &h->fh, h);
 	}
 	memset(of, 0, sizeof(*of));
-	g_mutex_unlock(&t->lock);
+	g_rw_lock_writer_unlock(&t->lock);
 }
 
 uint64_t
@@ -218,11 +218,11 @@ limg_open_files_get(LimgFs *fs, fuse_ino_t ino, uint64_t fh, LimgOpenFile *of)
 	Handle *h;
 
 	memset(of, 0, sizeof(*of));
-	g_mutex_lock(&t->lock);
+	g_rw_lock_reader_lock(&t->lock);
 	h = g_hash_table_lookup(t->by_fh, &fh);
 	if (h && h->ino == ino && !h->dir)
 		copy_of(of, &h->of);
-	g_mutex_unlock(&t->lock);
+	g_rw_lock_reader_unlock(&t->lock);
 	if (of->gen || of->text)
 		return 0;
 	return adopt(fs, ino, fh, of);
@@ -234,11 +234,11 @@ limg_open_files_release(LimgFs *fs, uint64_t fh)
 	LimgOpenFiles *t = fs->files;
 	Handle *h;
 
-	g_mutex_lock(&t->lock);
+	g_rw_lock_writer_lock(&t->lock);
 	h = g_hash_table_lookup(t->by_fh, &fh);
 	if (h && --h->opens == 0)
 		g_hash_table_remove(t->by_fh, &fh);
-	g_mutex_unlock(&t->lock);
+	g_rw_lock_writer_unlock(&t->lock);
 }
 
 static uint64_t
@@ -250,13 +250,13 @@ put_dir(LimgFs *fs, uint64_t fh, fuse_ino_t ino, GPtrArray *entries)
 	h->ino = ino;
 	h->dir = entries;
 	h->opens = 1;
-	g_mutex_lock(&t->lock);
+	g_rw_lock_writer_lock(&t->lock);
 	/* Random ids: another worker's live ones are not met again. */
 	while (!fh || g_hash_table_contains(t->by_fh, &fh))
 		fh = ((uint64_t)g_random_int() << 32 | g_random_int()) | KIND_BIT;
 	h->fh = fh;
 	g_hash_table_insert(t->by_fh, &h->fh, h);
-	g_mutex_unlock(&t->lock);
+	g_rw_lock_writer_unlock(&t->lock);
 	return fh;
 }
 
@@ -274,16 +274,16 @@ limg_open_files_get_dir(LimgFs *fs, fuse_ino_t ino, uint64_t fh, GPtrArray **out
 	Handle *h;
 	int ret;
 
-	g_mutex_lock(&t->lock);
+	g_rw_lock_reader_lock(&t->lock);
 	h = g_hash_table_lookup(t->by_fh, &fh);
 	if (h && h->ino == ino && h->dir)
 		entries = g_ptr_array_ref(h->dir);
-	g_mutex_unlock(&t->lock);
+	g_rw_lock_reader_unlock(&t->lock);
 	if (!entries) {
 		/* Opened by a previous worker: list it again, kept until RELEASEDIR. */
 		if ((ret = limg_root_list(fs, ino, &entries)) < 0)
 			return ret;
-		g_mutex_lock(&t->lock);
+		g_rw_lock_writer_lock(&t->lock);
 		if (!g_hash_table_contains(t->by_fh, &fh)) {
 			Handle *n = g_new0(Handle, 1);
 
@@ -293,7 +293,7 @@ limg_open_files_get_dir(LimgFs *fs, fuse_ino_t ino, uint64_t fh, GPtrArray **out
 			n->opens = 1;
 			g_hash_table_insert(t->by_fh, &n->fh, n);
 		}
-		g_mutex_unlock(&t->lock);
+		g_rw_lock_writer_unlock(&t->lock);
 	}
 	*out = entries;
 	return 0;

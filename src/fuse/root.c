@@ -401,8 +401,11 @@ limg_root_lookup(LimgFs *fs, fuse_ino_t parent, const char *name, struct fuse_en
 	 * shared inode. The kernel keeps 32 bits; from the layout's digest, so
 	 * every worker gives a generation the same number.
 	 */
-	if (g)
-		e->generation = (uint32_t)limg_image_digest(g) ? (uint32_t)limg_image_digest(g) : 1;
+	if (g) {
+		uint32_t digest = (uint32_t)limg_image_digest(g);
+
+		e->generation = digest ? digest : 1;
+	}
 	limg_gen_unref(g);
 	if (ret < 0) {
 		limg_root_forget(fs, ino, 1);
