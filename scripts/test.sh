@@ -16,6 +16,7 @@ scripts/install-deps.sh
 ./autogen.sh >/dev/null 2>&1 || ./autogen.sh
 
 pass=0 fail=0 skip=0
+failed_logs=
 # run_suite NAME [CONFIGURE ARGS]: build in build-NAME and run make check.
 run_suite() {
 	name=$1
@@ -39,6 +40,16 @@ run_suite() {
 		s=$(sed -n 's/^# SKIP: *//p' "$log" | head -1)
 		# Every SKIP, visibly, with its reason.
 		grep -h '^SKIP:' "$dir"/tests/*/*.log 2>/dev/null | sort -u | sed "s/^/[$name] /" || true
+		# Where the time went: the slowest scripts.
+		echo "[$name] the slowest tests:"
+		grep -h '^duration: ' "$dir"/tests/*/*.log 2>/dev/null |
+			sort -t' ' -k3,3nr | head -8 | sed "s/^duration: /[$name]   /" || true
+		for trs in "$dir"/tests/*/*.trs; do
+			[ -f "$trs" ] || continue
+			if grep -q -E '^:test-result: (FAIL|ERROR)' "$trs"; then
+				failed_logs="$failed_logs ${trs%.trs}.log"
+			fi
+		done
 	fi
 	pass=$((pass + ${p:-0}))
 	fail=$((fail + ${f:-0} + ${x:-0}))
@@ -65,5 +76,11 @@ if [ "$sanitizers" = yes ]; then
 		run_suite sanitizers --enable-sanitizers
 fi
 
+# The end of each failed test's log last, where a truncated CI log
+# still shows it.
+for l in $failed_logs; do
+	echo "=== the end of $l" >&2
+	tail -40 "$l" >&2
+done
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

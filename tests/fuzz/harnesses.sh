@@ -6,6 +6,9 @@
 #				tests/data/fuzz/NAME/
 #	limg_fuzz_flags NAME	libFuzzer flags for NAME, beyond the common
 #				ones (-timeout=10, -rss_limit_mb=2048)
+#	limg_fuzz_runs NAME	inputs test-fuzz.sh runs for NAME: about 5 s
+#				each on a 2-core machine (the harnesses
+#				differ 20-fold in speed)
 #	limg_fuzz_stats LOG	"EXECS COV FT CORPUS EDGES" from a libFuzzer
 #				log (-print_final_stats=1): inputs run, the
 #				last status line's coverage (edges, features)
@@ -24,6 +27,16 @@ limg_fuzz_flags() {
 		# (the RSS limit), though nothing of it is touched (`check`
 		# --reader=libarchive on such an image: 10 MiB RSS).
 		echo "-malloc_limit_mb=8192" ;;
+	esac
+}
+
+limg_fuzz_runs() {
+	case $1 in
+	persist) echo 8000 ;;
+	store-meta) echo 1000 ;;
+	store-blobs) echo 2500 ;;
+	check) echo 600 ;;
+	*) echo 3000 ;;
 	esac
 }
 

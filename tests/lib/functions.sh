@@ -68,6 +68,9 @@ cleanup_fn() {
 $_limg_cleanup"
 }
 
+# When the test started (scripts/test.sh lists the slowest by this).
+_limg_t0=$(date +%s)
+
 _limg_run_cleanup() {
 	_rc=$?
 	set +e
@@ -75,6 +78,7 @@ _limg_run_cleanup() {
 	printf '%s\n' "$_limg_cleanup" | while IFS= read -r _line; do
 		[ -n "$_line" ] && eval "$_line"
 	done
+	echo "duration: $testname: $(($(date +%s) - _limg_t0)) s (exit $_rc)"
 	exit $_rc
 }
 trap _limg_run_cleanup EXIT
