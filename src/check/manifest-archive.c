@@ -34,6 +34,7 @@
 #include <glib.h>
 
 #include "check/manifest.h"
+#include "check/sha256.h"
 #include "util/escape.h"
 
 #define READ_CHUNK (1024 * 1024)
@@ -120,9 +121,10 @@ static void set_archive_error(GError **error, const char *image,
 static gboolean read_data(struct archive *a, const char *image,
 			  LimgManifestEntry *e, guchar *buf, GError **error)
 {
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_auto(LimgSha256) sum = { 0 };
 	guint64 total = 0;
 
+	limg_sha256_begin(&sum);
 	for (;;) {
 		la_ssize_t n = archive_read_data(a, buf, READ_CHUNK);
 
@@ -132,10 +134,10 @@ static gboolean read_data(struct archive *a, const char *image,
 		}
 		if (n == 0)
 			break;
-		g_checksum_update(sum, buf, n);
+		limg_sha256_update(&sum, buf, n);
 		total += (guint64)n;
 	}
-	e->sha256 = g_strdup(g_checksum_get_string(sum));
+	e->sha256 = limg_sha256_hex(&sum);
 	e->size = total;
 	return TRUE;
 }

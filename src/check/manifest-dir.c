@@ -32,6 +32,7 @@
 #include <glib.h>
 
 #include "check/manifest.h"
+#include "check/sha256.h"
 
 #define READ_CHUNK (1024 * 1024)
 
@@ -77,7 +78,7 @@ static gboolean hash_file(Walk *w, int dirfd, const char *name,
 			  const char *rel, const struct stat *st,
 			  LimgManifestEntry *e, GError **error)
 {
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_auto(LimgSha256) sum = { 0 };
 	struct stat fst;
 	guint64 total = 0;
 	int fd;
@@ -92,6 +93,7 @@ static gboolean hash_file(Walk *w, int dirfd, const char *name,
 		return set_errno_error(error, EAGAIN, w, rel,
 				       "changed during the walk");
 	}
+	limg_sha256_begin(&sum);
 	for (;;) {
 		ssize_t n = read(fd, w->buf, READ_CHUNK);
 
@@ -105,13 +107,13 @@ static gboolean hash_file(Walk *w, int dirfd, const char *name,
 		}
 		if (n == 0)
 			break;
-		g_checksum_update(sum, w->buf, n);
+		limg_sha256_update(&sum, w->buf, n);
 		total += (guint64)n;
 	}
 	close(fd);
 	/* Size from the bytes actually hashed, so a change shows up. */
 	e->size = total;
-	e->sha256 = g_strdup(g_checksum_get_string(sum));
+	e->sha256 = limg_sha256_hex(&sum);
 	return TRUE;
 }
 

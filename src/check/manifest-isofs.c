@@ -37,6 +37,7 @@
 #include <libisofs/libisofs.h>
 
 #include "check/manifest.h"
+#include "check/sha256.h"
 #include "util/escape.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -117,11 +118,12 @@ static void drain_messages(LimgManifest *m, GString *errors)
 static gboolean read_content(IsoWalk *w, IsoFile *file, LimgManifestEntry *e,
 			     GError **error)
 {
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_auto(LimgSha256) sum = { 0 };
 	IsoStream *stream = iso_file_get_stream(file);
 	guint64 total = 0;
 	int ret;
 
+	limg_sha256_begin(&sum);
 	e->size = (guint64)iso_file_get_size(file);
 	ret = iso_stream_open(stream);
 	if (ret < 0)
@@ -134,7 +136,7 @@ static gboolean read_content(IsoWalk *w, IsoFile *file, LimgManifestEntry *e,
 		}
 		if (ret == 0)
 			break;
-		g_checksum_update(sum, w->buf, ret);
+		limg_sha256_update(&sum, w->buf, ret);
 		total += (guint64)ret;
 	}
 	iso_stream_close(stream);
@@ -142,7 +144,7 @@ static gboolean read_content(IsoWalk *w, IsoFile *file, LimgManifestEntry *e,
 		limg_manifest_add_note(w->m, "%s: recorded size %" G_GUINT64_FORMAT
 				       " but %" G_GUINT64_FORMAT " bytes read",
 				       e->path, e->size, total);
-	e->sha256 = g_strdup(g_checksum_get_string(sum));
+	e->sha256 = limg_sha256_hex(&sum);
 	return TRUE;
 
 out_error:
