@@ -4,8 +4,9 @@
  * File layout (host byte order: the cache never leaves the host; the
  * node size is recorded so a build with another LimgNode is rejected):
  *
- *   header   magic "LIMGTREE", version, node size, lengths, counts,
- *            SHA-256 of the whole file with this field zeroed
+ *   header   magic "LIMGTREE", version, node size, lengths, counts, a
+ *            32-byte checksum field: XXH3-128 of the whole file with this
+ *            field zeroed (canonical, big-endian), then 16 zero bytes
  *   key      the source key (key_len bytes)
  *   print    the source fingerprint (print_len bytes)
  *   nodes    n_nodes * node_size bytes
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <xxhash.h>
 
 #include "cache/persist.h"
 #include "util/fdio.h"
@@ -37,7 +39,7 @@ typedef struct {
 	uint32_t n_nodes;
 	uint32_t reserved;
 	uint64_t strings_len;
-	uint8_t sha256[32];
+	uint8_t sum[32];        /* XXH3-128, then 16 zero bytes */
 } Header;
 
 /* Longest key and fingerprint a file may carry. */
@@ -54,24 +56,34 @@ file_for(const char *dir, const char *path)
 	return g_strdup_printf("%s/%s.tree", dir, h);
 }
 
-static void
+/*
+ * The checksum of a file: XXH3-128 (it guards against torn and damaged
+ * files, not against someone who can write the cache directory: that is
+ * tree_valid()'s job), about 20x faster than the SHA-256 it replaces, so
+ * that loading a cached layer costs little more than reading it.
+ */
+static int
 digest(const Header *h, const void *key, const void *print, const void *nodes, size_t nodes_len,
        const void *strings, size_t strings_len, uint8_t out[32])
 {
-	GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+	XXH3_state_t *s = XXH3_createState();
 	Header z = *h;
-	gsize len = 32;
 
-	memset(z.sha256, 0, sizeof(z.sha256));
-	g_checksum_update(c, (const guchar *)&z, sizeof(z));
-	g_checksum_update(c, key, h->key_len);
-	g_checksum_update(c, print, h->print_len);
+	if (!s)
+		return -ENOMEM;
+	memset(z.sum, 0, sizeof(z.sum));
+	XXH3_128bits_reset(s);
+	XXH3_128bits_update(s, &z, sizeof(z));
+	XXH3_128bits_update(s, key, h->key_len);
+	XXH3_128bits_update(s, print, h->print_len);
 	if (nodes_len)
-		g_checksum_update(c, nodes, nodes_len);
+		XXH3_128bits_update(s, nodes, nodes_len);
 	if (strings_len)
-		g_checksum_update(c, strings, strings_len);
-	g_checksum_get_digest(c, out, &len);
-	g_checksum_free(c);
+		XXH3_128bits_update(s, strings, strings_len);
+	memset(out, 0, 32);
+	XXH128_canonicalFromHash((XXH128_canonical_t *)(void *)out, XXH3_128bits_digest(s));
+	XXH3_freeState(s);
+	return 0;
 }
 
 int
@@ -95,8 +107,10 @@ limg_persist_save(const char *dir, const LimgSourceId *id, const LimgTree *tree,
 	h.print_len = (uint32_t)print_len;
 	h.n_nodes = tree->n_nodes;
 	h.strings_len = tree->strings.len;
-	digest(&h, id->key, print, tree->nodes, nodes_len, tree->strings.buf, tree->strings.len,
-	       h.sha256);
+	ret = digest(&h, id->key, print, tree->nodes, nodes_len, tree->strings.buf,
+	             tree->strings.len, h.sum);
+	if (ret < 0)
+		return ret;
 
 	fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -314,8 +328,11 @@ limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out)
 	    !read_exact(fd, t->strings.buf, t->strings.len,
 	                (off_t)(off + h.key_len + h.print_len + nodes_len)))
 		goto out_close;
-	digest(&h, key, print, t->nodes, nodes_len, t->strings.buf, t->strings.len, sum);
-	if (memcmp(sum, h.sha256, sizeof(sum)) != 0)
+	if (digest(&h, key, print, t->nodes, nodes_len, t->strings.buf, t->strings.len, sum) < 0) {
+		ret = -ENOMEM;
+		goto out_close;
+	}
+	if (memcmp(sum, h.sum, sizeof(sum)) != 0)
 		goto out_close;
 	if (h.key_len != strlen(id->key) || memcmp(key, id->key, h.key_len) != 0 ||
 	    h.print_len != want_print_len || memcmp(print, want_print, h.print_len) != 0) {

@@ -6,7 +6,7 @@
  * recomputed from it in memory, which is cheap and deterministic). A file
  * carries a format version, the source's identity (source.h: the key,
  * e.g. the layer directory's path, and the fingerprint, e.g. its device,
- * inode, mtime and ctime), and a SHA-256 over all of it. A file that is
+ * inode, mtime and ctime), and an XXH3-128 checksum over all of it. A file that is
  * missing, from another format, for another key or fingerprint,
  * truncated or corrupt is rejected (and removed), never used.
  *
@@ -26,7 +26,7 @@
 #include "source/source.h"
 #include "tree/tree.h"
 
-#define LIMG_PERSIST_VERSION 2
+#define LIMG_PERSIST_VERSION 3
 
 /*
  * Save @tree for source identity @id under @dir. Returns 0, or -errno

@@ -2,7 +2,7 @@
  * fuzz-persist.c - the disk-cache file loader (src/cache/persist.c).
  *
  * The input is a cache file (tests/unit/lib/cachefile.h has the format).
- * Its SHA-256 is sealed again here, as a writer would have done, and it
+ * Its checksum is sealed again here, as a writer would have done, and it
  * is loaded as the cache of the key and fingerprint it carries itself:
  * so a mutation of any field reaches the checks behind the checksum and
  * the identity (the tree invariant, tree_valid()), which is what a file

@@ -291,12 +291,14 @@ main(int argc, char **argv)
 	f = encode_std(&s);
 	emit("flipped-string-byte.tree", flip(f, f->len - 2), "EBADMSG",
 	     "a byte of the strings changed after sealing");
-	emit("flipped-checksum-byte.tree", flip(encode_std(&s), CF_OFF_SHA256 + 31), "EBADMSG",
+	emit("flipped-checksum-byte.tree", flip(encode_std(&s), CF_OFF_SUM + 15), "EBADMSG",
 	     "the checksum's last byte changed");
+	emit("checksum-padding-byte.tree", flip(encode_std(&s), CF_OFF_SUM + 31), "EBADMSG",
+	     "a byte of the zero padding after the checksum changed");
 	emit("flipped-reserved-byte.tree", flip(encode_std(&s), CF_OFF_RESERVED), "EBADMSG",
 	     "the reserved header field changed after sealing");
 	f = encode_std(&s);
-	memset(f->data + CF_OFF_SHA256, 0, 32);
+	memset(f->data + CF_OFF_SUM, 0, 32);
 	emit("zero-checksum.tree", f, "EBADMSG", "the checksum field left zero");
 
 	/* Lengths. */

@@ -14,12 +14,14 @@
  *   24  node count                 u32
  *   28  reserved                   u32   (0)
  *   32  strings length             u64
- *   40  SHA-256                    32 bytes: of the whole file with these
- *                                  32 bytes zeroed
+ *   40  checksum                   32 bytes: XXH3-128 of the whole file
+ *                                  with these 32 bytes zeroed, canonical
+ *                                  (big-endian), then 16 zero bytes
  *   72  key, fingerprint, nodes (count * node size), strings
  *
  * Header-only (static inline), so both the unit tests and the corpus
- * generator (tests/tools/mk-cache-corpus.c) use it; needs only glib.
+ * generator (tests/tools/mk-cache-corpus.c) use it; needs glib and
+ * libxxhash.
  */
 #ifndef LIMG_TEST_CACHEFILE_H
 #define LIMG_TEST_CACHEFILE_H
@@ -29,6 +31,7 @@
 #include <string.h>
 
 #include <glib.h>
+#include <xxhash.h>
 
 #include "cache/persist.h"
 #include "tree/tree.h"
@@ -41,7 +44,7 @@
 #define CF_OFF_N_NODES 24
 #define CF_OFF_RESERVED 28
 #define CF_OFF_STRINGS_LEN 32
-#define CF_OFF_SHA256 40
+#define CF_OFF_SUM 40
 #define CF_HEADER_SIZE 72
 
 /*
@@ -104,20 +107,19 @@ cf_node_put(GByteArray *f, uint32_t i, const LimgNode *n)
 	memcpy(f->data + cf_nodes_offset(f) + (size_t)i * sizeof(LimgNode), n, sizeof(*n));
 }
 
-/* Recompute the checksum: SHA-256 of the file with its checksum field zeroed. */
+/*
+ * Recompute the checksum: XXH3-128 of the file with its checksum field
+ * zeroed, stored canonical in the field's first 16 bytes.
+ */
 static inline void
 cf_seal(GByteArray *f)
 {
-	GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
-	uint8_t sum[32];
-	gsize len = sizeof(sum);
+	XXH128_canonical_t c;
 
 	g_assert(f->len >= CF_HEADER_SIZE);
-	memset(f->data + CF_OFF_SHA256, 0, 32);
-	g_checksum_update(c, f->data, f->len);
-	g_checksum_get_digest(c, sum, &len);
-	g_checksum_free(c);
-	memcpy(f->data + CF_OFF_SHA256, sum, 32);
+	memset(f->data + CF_OFF_SUM, 0, 32);
+	XXH128_canonicalFromHash(&c, XXH3_128bits(f->data, f->len));
+	memcpy(f->data + CF_OFF_SUM, &c, sizeof(c));
 }
 
 /*
