@@ -161,12 +161,13 @@ source_for(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgStac
  * scanned tree whose newest change is younger than that is refused
  * (-EAGAIN, *retry_at_us set): the layer is still being extracted.
  * *from_disk says where the tree came from, *skipped how many entries the
- * scan left out.
+ * scan left out. *verify_later: a tree from the disk cache whose
+ * verification is the verifier's, while it is served (images.h).
  */
 static int
 build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId *id,
            bool allow_disk, uint32_t settle_ms, int64_t *retry_at_us, LimgReport *report,
-           LimgTree **out, bool *from_disk, uint64_t *skipped)
+           LimgTree **out, bool *from_disk, bool *verify_later, uint64_t *skipped)
 {
 	/*
 	 * A request waits for this walk: use the cores. Background builds
@@ -180,10 +181,13 @@ build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId
 	int ret;
 
 	*from_disk = false;
+	*verify_later = false;
 	*skipped = 0;
 	if (allow_disk && id->key && limg_images_disk_usable(im) && !im->opts.verify_walk) {
 		ret = limg_persist_load(im->cache_dir, id, out);
-		if (ret == 0 && limg_source_verify(src, *out) < 0) {
+		if (ret == 0 && limg_source_verify_later(src) && g_atomic_pointer_get(&im->verifier)) {
+			*verify_later = true;
+		} else if (ret == 0 && limg_source_verify(src, *out) < 0) {
 			/* An entry was added, removed or renamed below the top. */
 			g_clear_pointer(out, limg_tree_free);
 			ret = -ESTALE;
@@ -246,7 +250,7 @@ limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
 	uint64_t skipped = 0;
 	LimgReport report;
 	gint64 t0 = g_get_monotonic_time();
-	bool from_disk = false;
+	bool from_disk = false, verify_later = false;
 	LimgGen *g;
 	int ret;
 
@@ -278,7 +282,7 @@ limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
 	 * not see changes below the top level.
 	 */
 	ret = build_tree(im, img->name, src, &id, number == 1, info->settle ? settle_ms : 0,
-	                 retry_at_us, &report, &tree, &from_disk, &skipped);
+	                 retry_at_us, &report, &tree, &from_disk, &verify_later, &skipped);
 	/*
 	 * The disk cache keeps what the source gave (it is verified against
 	 * it), of complete layers only: a layer still being written is served
@@ -325,6 +329,7 @@ limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
 	g->layout = layout;
 	g->source = g_steal_pointer(&src);
 	g->stack = hold;
+	g->verify_pending = verify_later;
 	g->mtime = info->kind == LIMG_LAYER_STACK ? im->fmt->tree(layout)->nodes[0].mtime.sec :
 	           info->mtime;
 	if (id.key) {

@@ -29,6 +29,7 @@ typedef struct {
 	gint64 disk_misses;
 	gint64 disk_rejected;
 	gint64 disk_writes;
+	gint64 disk_stale_later;
 } LimgImagesCounters;
 
 static inline void
@@ -65,6 +66,8 @@ struct LimgGen {
 	LimgSource *source;         /* owned: its fds are the generation's */
 	LimgStackHold *stack;       /* stacks: borrowed from @source; else NULL */
 	int64_t mtime;
+	bool verify_pending;        /* from the disk cache, not verified yet: the
+	                             * verifier's once it is the image's */
 };
 
 struct LimgImages {
@@ -80,6 +83,9 @@ struct LimgImages {
 	LimgImagesNotifyFn notify;  /* set before start */
 	void *notify_ctx;
 	gint disk_off;              /* atomic: the cache directory failed */
+	GThreadPool *verifier;      /* verifies disk-cache trees being served;
+	                             * NULL: not started (they are verified first) */
+	gint verify_stop;           /* atomic: skip what is still queued */
 	gint64 started_us;
 	LimgImagesCounters n;
 	GMutex lock;
@@ -108,6 +114,12 @@ typedef struct {
 	uint64_t next_gen;
 	char *key;              /* disk-cache key of the last build, or NULL */
 } LimgImage;
+
+/*
+ * Hand @g (built from the disk cache, verify_pending) to the verifier,
+ * once it is its image's generation (images.c). Takes a reference.
+ */
+void limg_images_verify_later(LimgImages *im, LimgGen *g);
 
 /* Is the disk cache in use: a cache directory that has not failed? (images-build.c) */
 bool limg_images_disk_usable(LimgImages *im);

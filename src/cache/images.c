@@ -244,6 +244,8 @@ image_gen(LimgImages *im, LimgImage *img, const LimgLayerInfo *info, uint32_t se
 	limg_gen_unref(old);
 	if (g && replaced && im->notify)
 		im->notify(im->notify_ctx, img->name, LIMG_IMAGE_CHANGED);
+	if (g && g->verify_pending)
+		limg_images_verify_later(im, g);
 	return g;
 }
 
@@ -372,6 +374,52 @@ static int
 plan_skip_zero(void *ctx, uint64_t len)
 {
 	return 0;
+}
+
+/* ------------------------------------------------------------ the verifier */
+
+/*
+ * A tree from the disk cache is served at once and verified here, on the
+ * verifier's thread, a few milliseconds later: what is trusted until
+ * then, and why that is safe, is in images.h.
+ */
+static void
+verify_gen(LimgImages *im, LimgGen *g)
+{
+	if (limg_source_verify(g->source, im->fmt->tree(g->layout)) == 0)
+		return;
+	limg_counter_add(&im->n.disk_stale_later, 1);
+	limg_log(LIMG_LOG_INFO, "%s.iso: its cached layout is of another version of the layer "
+	         "(entries were added, removed or renamed); the next open lays it out again",
+	         g->name);
+	limg_images_mark_stale(im, g, 0);
+	if (im->notify)
+		im->notify(im->notify_ctx, g->name, LIMG_IMAGE_CHANGED);
+}
+
+static void
+verify_job(gpointer data, gpointer user)
+{
+	LimgGen *g = data;
+	LimgImages *im = user;
+
+	if (!g_atomic_int_get(&im->verify_stop))
+		verify_gen(im, g);
+	limg_gen_unref(g);
+}
+
+void
+limg_images_verify_later(LimgImages *im, LimgGen *g)
+{
+	bool queued = false;
+
+	g_mutex_lock(&im->lock);
+	if (im->verifier)
+		queued = g_thread_pool_push(im->verifier, limg_gen_ref(g), NULL);
+	g_mutex_unlock(&im->lock);
+	/* Stopping: verify on this thread, as a service that never started does. */
+	if (!queued)
+		verify_gen(im, g);
 }
 
 /* ------------------------------------------------------------ precompute */
@@ -505,6 +553,20 @@ limg_images_start(LimgImages *im, GError **error)
 	im->started_us = g_get_monotonic_time();
 	if (im->pre)
 		return TRUE;
+	/*
+	 * Exclusive: its thread exists from now on, so the first request of a
+	 * restarted mount creates none.
+	 */
+	g_atomic_int_set(&im->verify_stop, 0);
+	if (!im->verifier) {
+		GThreadPool *pool = g_thread_pool_new(verify_job, im, 1, TRUE, error);
+
+		if (!pool)
+			return FALSE;
+		g_mutex_lock(&im->lock);
+		im->verifier = pool;
+		g_mutex_unlock(&im->lock);
+	}
 	/* A budget smaller than the last run's takes effect; a crash's temporaries go. */
 	if (im->budget && limg_images_disk_usable(im))
 		limg_budget_rescan(im->budget);
@@ -527,8 +589,17 @@ limg_images_start(LimgImages *im, GError **error)
 void
 limg_images_stop(LimgImages *im)
 {
+	GThreadPool *pool;
+
 	limg_precompute_stop(im->pre);
 	im->pre = NULL;
+	/* What is still queued is dropped: the service is going away. */
+	g_atomic_int_set(&im->verify_stop, 1);
+	g_mutex_lock(&im->lock);
+	pool = g_steal_pointer(&im->verifier);
+	g_mutex_unlock(&im->lock);
+	if (pool)
+		g_thread_pool_free(pool, FALSE, TRUE);
 }
 
 /* ------------------------------------------------------------ the service */
@@ -642,6 +713,7 @@ limg_images_stats(LimgImages *im, LimgImagesStats *out)
 	out->disk_hits = (uint64_t)limg_counter_get(&im->n.disk_hits);
 	out->disk_misses = (uint64_t)limg_counter_get(&im->n.disk_misses);
 	out->disk_rejected = (uint64_t)limg_counter_get(&im->n.disk_rejected);
+	out->disk_stale_later = (uint64_t)limg_counter_get(&im->n.disk_stale_later);
 	out->disk_writes = (uint64_t)limg_counter_get(&im->n.disk_writes);
 	out->disk_enabled = limg_images_disk_usable(im);
 	out->disk_bytes = out->disk_enabled ? limg_budget_usage(im->cache_dir) : 0;

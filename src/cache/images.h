@@ -15,7 +15,7 @@
  *     -> disk cache: the tree saved for the source's identity, if the
  *        policy trusts it (first generation only, not verify=walk) and the
  *        source verifies it (the directory source: every directory
- *        unchanged)
+ *        unchanged; see "Verified later" below)
  *     -> otherwise scan (walk), and for a layer whose completeness is a
  *        guess, settle: refuse a tree whose newest change is younger than
  *        the settle time (precompute retries it later)
@@ -28,6 +28,27 @@
  * generation it opened). The service tells its listener (the FUSE side)
  * when an image changed or left the store, so the kernel's caches can be
  * invalidated.
+ *
+ * Verified later. In a started service, a directory layer's tree from
+ * the disk cache is served at once and its directories are checked on
+ * the verifier's thread right after (one stat each: a few ms for a
+ * Debian base layer), instead of before the first byte. Until then the
+ * service trusts, of the layer as it is now:
+ *  - its top directory: device, inode, mtime and ctime are the file's
+ *    fingerprint, compared before the tree is used (an entry added,
+ *    removed or renamed at the top changes them);
+ *  - nothing of any file's content: every file is checked when it is
+ *    opened for its bytes (inode, size, mtime, ctime), so a file that
+ *    changed gives an I/O error for its bytes, never other bytes;
+ *  - that no entry was added, removed or renamed below the top: this is
+ *    the one thing the verifier checks later. What a reader sees in that
+ *    window if it was (possible only while the daemon was not running,
+ *    as layers are not changed in place by the engines) is the image of
+ *    the layer as the cache file recorded it: consistent, minus the new
+ *    entries, with I/O errors for entries removed. Then the image goes
+ *    stale (as when a file changes under a served image), the kernel's
+ *    caches of it are dropped and the next open lays it out again.
+ * A service that was not started (`render`) verifies before use.
  *
  * Knows nothing of FUSE.
  *
@@ -116,6 +137,7 @@ typedef struct {
 	uint64_t disk_misses;
 	uint64_t disk_rejected;
 	uint64_t disk_writes;
+	uint64_t disk_stale_later;      /* served from the disk cache, then found stale */
 	bool disk_enabled;
 	uint64_t disk_bytes;    /* cache files now (disk use) */
 	uint64_t disk_budget;   /* 0: no limit */

@@ -46,8 +46,9 @@ limg_stats_text(LimgFs *fs)
 	                       G_GUINT64_FORMAT "\n", st.blocks.bytes, st.blocks.budget);
 	g_string_append_printf(s, "cache_disk_hits %" G_GUINT64_FORMAT "\ncache_disk_misses %"
 	                       G_GUINT64_FORMAT "\ncache_disk_rejected %" G_GUINT64_FORMAT
-	                       "\ncache_disk_writes %" G_GUINT64_FORMAT "\n",
-	                       st.disk_hits, st.disk_misses, st.disk_rejected, st.disk_writes);
+	                       "\ncache_disk_writes %" G_GUINT64_FORMAT "\ncache_disk_stale_later %"
+	                       G_GUINT64_FORMAT "\n", st.disk_hits, st.disk_misses, st.disk_rejected,
+	                       st.disk_writes, st.disk_stale_later);
 	g_string_append_printf(s, "cache_disk_bytes %" G_GUINT64_FORMAT "\ncache_disk_enabled %d\n",
 	                       st.disk_bytes, st.disk_enabled);
 	/* Budget 0: no limit. Evictions: cache files removed to keep to it. */

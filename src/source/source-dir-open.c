@@ -267,16 +267,18 @@ dir_identity(LimgSource *src, LimgSourceId *id)
 }
 
 /*
- * Every directory of @tree still has its inode, mtime and ctime: then no
- * entry was added, removed or renamed anywhere. One stat per directory,
- * no file opened.
+ * Every directory of @tree below the top still has its inode, mtime and
+ * ctime: then no entry was added, removed or renamed anywhere. The top
+ * directory is the identity's fingerprint (dir_identity()), which the
+ * disk cache compares before it gives a tree; its mtime in @tree may be
+ * the normalised one (overlay.h). One stat per directory, no file opened.
  */
 static int
 dir_verify(LimgSource *src, const LimgTree *tree)
 {
 	int root_fd = DIR_SOURCE(src)->root_fd;
 
-	for (uint32_t i = 0; i < tree->n_nodes; i++) {
+	for (uint32_t i = 1; i < tree->n_nodes; i++) {
 		const LimgNode *n = &tree->nodes[i];
 		g_autofree char *path = NULL;
 		struct stat st;
@@ -284,12 +286,8 @@ dir_verify(LimgSource *src, const LimgTree *tree)
 
 		if (!S_ISDIR(n->mode))
 			continue;
-		if (i == 0) {
-			r = fstat(root_fd, &st);
-		} else {
-			path = limg_tree_path(tree, i);
-			r = fstatat(root_fd, path, &st, AT_SYMLINK_NOFOLLOW);
-		}
+		path = limg_tree_path(tree, i);
+		r = fstatat(root_fd, path, &st, AT_SYMLINK_NOFOLLOW);
 		/*
 		 * A directory's mtime and ctime change whenever an entry in it
 		 * is added, removed or renamed; changes to the entries
@@ -331,6 +329,7 @@ static const LimgSourceOps dir_ops = {
 	.scan = dir_scan,
 	.identity = dir_identity,
 	.verify = dir_verify,
+	.verify_later = true,
 	.open = dir_open,
 	.check = dir_check,
 	.present = dir_present,

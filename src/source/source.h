@@ -93,6 +93,15 @@ typedef struct {
 	 * tell cheaply? 0, or -ESTALE.
 	 */
 	int (*verify)(LimgSource *src, const LimgTree *tree);
+	/*
+	 * true: verify() only finds what open()'s check of each file cannot
+	 * see (entries added, removed or renamed), needs nothing of the
+	 * source set up for reads, and may be given the tree as laid out
+	 * (overlay.h's normalisation applied): a tree from the disk cache may
+	 * then be served at once and verified while it is (images.h). false:
+	 * verify() must pass before the first byte is served.
+	 */
+	bool verify_later;
 	/* Open regular-file node @node of @tree (scanned from this source). */
 	int (*open)(LimgSource *src, const LimgTree *tree, uint32_t node, LimgContent *out);
 	/* Is @c, opened earlier for @node, still that content? 0 or -ESTALE. */
@@ -123,6 +132,12 @@ static inline int
 limg_source_verify(LimgSource *src, const LimgTree *tree)
 {
 	return src->ops->verify(src, tree);
+}
+
+static inline bool
+limg_source_verify_later(const LimgSource *src)
+{
+	return src->ops->verify_later;
 }
 
 static inline int

@@ -638,6 +638,74 @@ Test(images, corrupt_cache_file_is_rejected)
 	expect_rejected_after(corrupt_the_file, 0);
 }
 
+/*
+ * A started service (a mount) serves a tree from the disk cache before
+ * its directories are checked, and goes stale when the check, on the
+ * verifier's thread, finds one changed (images.h, "Verified later").
+ */
+Test(images, a_started_service_serves_the_disk_cache_first_and_verifies_it_after)
+{
+	LimgImagesOptions o = with_cache();
+	LimgImagesStats st1, st;
+	g_autofree uint8_t *img1 = NULL, *img2 = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *ev = NULL;
+	size_t n1, n2;
+	LimgGen *g, *g2;
+	int waited_ms = 0;
+
+	img1 = first_service_image(&n1, &st1);
+	add_in_subdirectory();
+	o.workers = 0;
+	im = service(&o);
+	cr_assert(limg_images_start(im, &error), "%s", error ? error->message : "");
+	g = get(im, "a");
+	st = stats(im);
+	cr_expect_eq(st.walks, 0, "served from the disk cache, before the directories are checked");
+	cr_expect_eq(st.disk_hits, 1);
+	img2 = whole(g, &n2);
+	cr_assert_eq(n2, n1);
+	cr_expect(memcmp(img1, img2, n1) == 0, "the image the cache file recorded, consistent");
+	while (stats(im).disk_stale_later == 0 && waited_ms < 10000) {
+		g_usleep(10000);
+		waited_ms += 10;
+	}
+	cr_assert_eq(stats(im).disk_stale_later, 1, "the verifier found the new entry below the top");
+	ev = events();
+	cr_expect_str_eq(ev, "a:CHANGED", "the kernel's caches of it are to be dropped");
+	g2 = get(im, "a");
+	st = stats(im);
+	cr_expect_neq(g2, g, "a new generation");
+	cr_expect_eq(st.walks, 1, "laid out again from a walk");
+	cr_expect_eq(limg_gen_entries(g2), limg_gen_entries(g) + 1, "the image is the new layer");
+	limg_gen_unref(g2);
+	limg_gen_unref(g);
+}
+
+Test(images, a_started_service_keeps_serving_an_unchanged_layer_from_the_disk_cache)
+{
+	LimgImagesOptions o = with_cache();
+	LimgImagesStats st1;
+	g_autofree uint8_t *img1 = NULL;
+	g_autoptr(GError) error = NULL;
+	size_t n1;
+	LimgGen *g, *g2;
+
+	img1 = first_service_image(&n1, &st1);
+	o.workers = 0;
+	im = service(&o);
+	cr_assert(limg_images_start(im, &error), "%s", error ? error->message : "");
+	g = get(im, "a");
+	/* The verifier has one thread: a job queued after this one runs after it. */
+	g_usleep(200000);
+	g2 = get(im, "a");
+	cr_expect_eq(g2, g, "the same generation");
+	cr_expect_eq(stats(im).disk_stale_later, 0);
+	cr_expect_eq(stats(im).walks, 0);
+	limg_gen_unref(g2);
+	limg_gen_unref(g);
+}
+
 static void
 expect_memory_only(const char *cache_dir)
 {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "source/source.h"
+#include "tree/overlay.h"
 #include "lib/testlib.h"
 
 static char base[64];        /* mkdtemp directory, holds layer/ and outside/ */
@@ -591,6 +592,26 @@ Test(source, verify_accepts_the_same_tree_and_sees_any_directory_change)
 	scan();
 	cr_expect_eq(limg_source_verify(src, tree), 0);
 	put_file("a/b/g", "new entry deep down");
+	cr_expect_eq(limg_source_verify(src, tree), -ESTALE);
+}
+
+Test(source, verify_leaves_the_top_directory_to_the_fingerprint)
+{
+	g_auto(LimgSourceId) before = { 0 }, after = { 0 };
+
+	put_dir("a");
+	put_file("a/f", "x");
+	scan();
+	cr_assert(limg_source_verify_later(src), "a directory's verify may run while it is served");
+	cr_assert_eq(limg_source_identity(src, &before), 0);
+	/* The tree as laid out: the top directory's mtime is the newest entry's. */
+	cr_assert_eq(limg_overlay_normalize_layer(tree), 0);
+	cr_expect_eq(limg_source_verify(src, tree), 0, "the laid-out tree is still the layer's");
+	put_file("top", "a new entry at the top");
+	cr_assert_eq(limg_source_identity(src, &after), 0);
+	cr_expect_not(g_bytes_equal(before.fingerprint, after.fingerprint),
+	              "an entry added at the top changes the fingerprint the disk cache compares");
+	put_file("a/g", "and one below");
 	cr_expect_eq(limg_source_verify(src, tree), -ESTALE);
 }
 
