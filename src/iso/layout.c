@@ -168,10 +168,14 @@ limg_layout_record_susp(const LimgLayout *l, int kind, uint32_t node, LimgSusp *
 	/* SUSP 5.3: SP comes first in the root's "." record. */
 	if (root_dot && (ret = limg_susp_sp(s)) < 0)
 		return ret;
-	if ((ret = limg_rrip_px(s, n->mode, node_nlink(l, node), n->uid, n->gid,
-	                        node_serial(l, node))) < 0)
+	/* Measuring (rrip.h): PX and TF are counted, their fields unused. */
+	if ((ret = limg_rrip_px(s, n->mode, s->measure ? 0 : node_nlink(l, node), n->uid, n->gid,
+	                        s->measure ? 0 : node_serial(l, node))) < 0)
 		return ret;
-	limg_iso_date7(date, n->mtime.sec, &clamped);
+	if (!s->measure)
+		limg_iso_date7(date, n->mtime.sec, &clamped);
+	else
+		memset(date, 0, sizeof(date));
 	if ((ret = limg_rrip_tf(s, date)) < 0)
 		return ret;
 	if (kind == REC_ENTRY) {
@@ -298,8 +302,6 @@ find_compat(LimgLayout *l, LimgReport *report)
 	for (uint32_t i = 0; i < t->n_nodes; i++) {
 		const LimgNode *n = &t->nodes[i];
 		int what[8], k = 0;
-		uint8_t date[7];
-		bool clamped;
 
 		if (n->xattrs != LIMG_NONE) {
 			size_t cursor = 0, total = 0, count = 0, nl;
@@ -327,8 +329,7 @@ find_compat(LimgLayout *l, LimgReport *report)
 			what[k++] = LIMG_COMPAT_LONG_NAME;
 		if (S_ISLNK(n->mode) && n->size >= 1024)
 			what[k++] = LIMG_COMPAT_LONG_TARGET;
-		limg_iso_date7(date, n->mtime.sec, &clamped);
-		if (clamped)
+		if (limg_iso_date7_clamps(n->mtime.sec))
 			what[k++] = LIMG_COMPAT_TIME_CLAMPED;
 		else if (n->mtime.sec < lo32 || n->mtime.sec > hi32)
 			what[k++] = LIMG_COMPAT_TIME_32BIT;
@@ -626,7 +627,7 @@ pack_dirs(LimgLayout *l, uint32_t *cursor)
 
 	ps.blk = g_array_new(FALSE, FALSE, sizeof(LimgBlockStart));
 	ps.ces = g_array_new(FALSE, FALSE, sizeof(LimgCeArea));
-	limg_susp_init(&ps.susp);
+	limg_susp_init_measure(&ps.susp);
 
 	for (uint32_t di = 0; di < l->n_dirs && ret == 0; di++) {
 		LimgDirInfo *d = &l->dirs[di];

@@ -44,11 +44,21 @@ limg_susp_init(LimgSusp *s)
 }
 
 void
+limg_susp_init_measure(LimgSusp *s)
+{
+	limg_susp_init(s);
+	s->measure = true;
+}
+
+void
 limg_susp_release(LimgSusp *s)
 {
+	bool measure = s->measure;
+
 	free(s->buf);
 	free(s->ends);
 	memset(s, 0, sizeof(*s));
+	s->measure = measure;
 }
 
 /* Reserve @len bytes for a new entry; returns its start or NULL. */
@@ -88,11 +98,29 @@ entry_begin(LimgSusp *s, size_t len, const char sig[2])
 	return p;
 }
 
+/*
+ * A fixed-size entry of a measuring buffer: counted, not written (the
+ * layout measures every record, and these are most of its entries).
+ * true when done here; false: the caller writes it.
+ */
+static bool
+entry_measured(LimgSusp *s, size_t len, int *ret)
+{
+	if (!s->measure)
+		return false;
+	*ret = entry_begin(s, len, "  ") ? 0 : -ENOMEM;
+	return true;
+}
+
 int
 limg_susp_sp(LimgSusp *s)
 {
-	uint8_t *p = entry_begin(s, SUSP_SP_LEN, "SP");
+	uint8_t *p;
+	int ret;
 
+	if (entry_measured(s, SUSP_SP_LEN, &ret))
+		return ret;
+	p = entry_begin(s, SUSP_SP_LEN, "SP");
 	if (!p)
 		return -ENOMEM;
 	p[4] = 0xBE;   /* check bytes, SUSP 5.3 */
@@ -130,8 +158,12 @@ int
 limg_rrip_px(LimgSusp *s, uint32_t mode, uint32_t nlink, uint32_t uid,
              uint32_t gid, uint32_t serial)
 {
-	uint8_t *p = entry_begin(s, RRIP_PX_LEN, "PX");
+	uint8_t *p;
+	int ret;
 
+	if (entry_measured(s, RRIP_PX_LEN, &ret))
+		return ret;
+	p = entry_begin(s, RRIP_PX_LEN, "PX");
 	if (!p)
 		return -ENOMEM;
 	put_733(p + 4, mode);
@@ -145,8 +177,12 @@ limg_rrip_px(LimgSusp *s, uint32_t mode, uint32_t nlink, uint32_t uid,
 int
 limg_rrip_pn(LimgSusp *s, uint32_t high, uint32_t low)
 {
-	uint8_t *p = entry_begin(s, RRIP_PN_LEN, "PN");
+	uint8_t *p;
+	int ret;
 
+	if (entry_measured(s, RRIP_PN_LEN, &ret))
+		return ret;
+	p = entry_begin(s, RRIP_PN_LEN, "PN");
 	if (!p)
 		return -ENOMEM;
 	put_733(p + 4, high);
@@ -157,8 +193,12 @@ limg_rrip_pn(LimgSusp *s, uint32_t high, uint32_t low)
 int
 limg_rrip_tf(LimgSusp *s, const uint8_t date7[7])
 {
-	uint8_t *p = entry_begin(s, RRIP_TF_LEN, "TF");
+	uint8_t *p;
+	int ret;
 
+	if (entry_measured(s, RRIP_TF_LEN, &ret))
+		return ret;
+	p = entry_begin(s, RRIP_TF_LEN, "TF");
 	if (!p)
 		return -ENOMEM;
 	/*
@@ -444,8 +484,7 @@ civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 void
 limg_iso_date7(uint8_t out[7], int64_t sec, bool *clamped)
 {
-	/* 1900-01-01T00:00:00Z and 2155-12-31T23:59:59Z */
-	const int64_t lo = -2208988800LL, hi = 5869583999LL;
+	const int64_t lo = LIMG_ISO_DATE7_MIN, hi = LIMG_ISO_DATE7_MAX;
 	int64_t days, rem, y;
 	unsigned m, d;
 

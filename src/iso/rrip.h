@@ -39,9 +39,13 @@ typedef struct {
 	uint32_t *ends;      /* ends[i]: offset just past entry i */
 	uint32_t n;
 	uint32_t ncap;
+	bool measure;        /* only the lengths count: the fixed-size entries
+	                      * (SP, PX, PN, TF) leave their bytes unwritten */
 } LimgSusp;
 
 void limg_susp_init(LimgSusp *s);
+/* A buffer that measures (the layout): ends[] right, buf undefined. */
+void limg_susp_init_measure(LimgSusp *s);
 void limg_susp_release(LimgSusp *s);
 static inline void limg_susp_reset(LimgSusp *s) { s->len = 0; s->n = 0; }
 
@@ -91,6 +95,17 @@ void limg_susp_take(const LimgSusp *s, uint32_t first, uint32_t cap, LimgSuspPie
  * GMT). Sets *clamped when the time lies outside that range.
  */
 void limg_iso_date7(uint8_t out[7], int64_t sec, bool *clamped);
+
+/* The range of the 7-byte form: 1900-01-01T00:00:00Z .. 2155-12-31T23:59:59Z. */
+#define LIMG_ISO_DATE7_MIN (-2208988800LL)
+#define LIMG_ISO_DATE7_MAX 5869583999LL
+
+/* Would limg_iso_date7() clamp @sec? (without encoding it) */
+static inline bool
+limg_iso_date7_clamps(int64_t sec)
+{
+	return sec < LIMG_ISO_DATE7_MIN || sec > LIMG_ISO_DATE7_MAX;
+}
 
 /*
  * Encode a time as the 17-byte form of ECMA-119 8.4.26.1, GMT; a time
