@@ -537,6 +537,15 @@ precompute_resync(void *ctx)
 		precompute_forget(im, gone->pdata[i]);
 }
 
+/* Once a second on the watcher thread: what kind of store SOURCE is now. */
+static void
+watcher_tick(void *ctx)
+{
+	LimgImages *im = ctx;
+
+	limg_store_look_again(im->store);
+}
+
 gboolean
 limg_images_start(LimgImages *im, GError **error)
 {
@@ -547,6 +556,7 @@ limg_images_start(LimgImages *im, GError **error)
 		.watch_dir = limg_store_watch_dir(im->store),
 		.meta_dirs = (const char *const *)meta,
 		.resync = precompute_resync,
+		.tick = watcher_tick,
 	};
 	g_autoptr(GPtrArray) names = NULL;
 
@@ -573,6 +583,8 @@ limg_images_start(LimgImages *im, GError **error)
 	im->pre = limg_precompute_start(&po, precompute_build, precompute_forget, im, error);
 	if (!im->pre)
 		return FALSE;
+	/* Requests no longer look at the store's kind: the watcher does. */
+	limg_store_look_after(im->store, true);
 	names = store_names(im);
 	g_mutex_lock(&im->lock);
 	for (guint i = 0; i < names->len; i++) {
@@ -591,6 +603,8 @@ limg_images_stop(LimgImages *im)
 {
 	GThreadPool *pool;
 
+	if (im->pre)
+		limg_store_look_after(im->store, false);
 	limg_precompute_stop(im->pre);
 	im->pre = NULL;
 	/* What is still queued is dropped: the service is going away. */

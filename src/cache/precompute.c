@@ -195,21 +195,39 @@ run_resyncs(LimgPrecompute *p)
 	return next < 0 ? -1 : (int)((next - now) / 1000 + 1);
 }
 
+/* Call the tick if a second has passed since the last; ms until the next, or -1. */
+static int
+run_tick(LimgPrecompute *p, int64_t *last_us)
+{
+	int64_t now = g_get_monotonic_time();
+
+	if (!p->opts.tick)
+		return -1;
+	if (now - *last_us >= G_USEC_PER_SEC) {
+		p->opts.tick(p->ctx);
+		*last_us = now;
+	}
+	return (int)((*last_us + G_USEC_PER_SEC - now) / 1000 + 1);
+}
+
 static gpointer
 watch_thread(gpointer data)
 {
 	LimgPrecompute *p = data;
+	int64_t ticked_us = g_get_monotonic_time();
 
 	for (;;) {
 		struct pollfd fds[2] = {
 			{ .fd = p->wake_fd, .events = POLLIN },
 			{ .fd = p->inotify_fd, .events = POLLIN },
 		};
-		int timeout = run_due(p), rt = run_resyncs(p);
+		int timeout = run_due(p), rt = run_resyncs(p), tt = run_tick(p, &ticked_us);
 		uint64_t v;
 
 		if (rt >= 0 && (timeout < 0 || rt < timeout))
 			timeout = rt;
+		if (tt >= 0 && (timeout < 0 || tt < timeout))
+			timeout = tt;
 		if (poll(fds, p->inotify_fd >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents & POLLIN) {

@@ -54,6 +54,8 @@ typedef struct {
 	const char *const *meta_dirs;  /* metadata directories to watch (NULL-terminated),
 	                                * or NULL */
 	LimgResyncFn resync;     /* called for changes in @meta_dirs */
+	void (*tick)(void *ctx); /* called about once a second on the watcher
+	                          * thread, or NULL */
 } LimgPrecomputeOptions;
 
 typedef struct LimgPrecompute LimgPrecompute;

@@ -51,6 +51,8 @@ struct LimgStore {
 	int dir_fd;             /* SOURCE (a directory, or the file), or -1 */
 	bool is_file;           /* SOURCE is a regular file: an archive */
 	bool automatic;         /* backend chosen by detect(), re-checked */
+	gint looked_after;      /* atomic: limg_store_look_again() is called
+	                         * regularly; lookups never detect */
 	GPtrArray *explicit;    /* LimgLayerInfo * (id, root only) */
 	GMutex lock;
 	/* protected by lock */
@@ -237,9 +239,14 @@ limg_store_watch_dir(const LimgStore *s)
 	return b && b->read_meta ? NULL : s->source;
 }
 
-/* The backend to use now (auto: looked at again at most once a second). */
+/*
+ * The backend to use now (auto: looked at again at most once a second;
+ * by limg_store_look_again() alone when @from_request and someone calls
+ * it: a detection is some 25 system calls, 0.1 ms that a request after a
+ * quiet second would otherwise wait for).
+ */
 static const LimgStoreBackend *
-backend_now(LimgStore *s)
+backend_at(LimgStore *s, bool from_request)
 {
 	const LimgStoreBackend *b;
 	gint64 now;
@@ -247,7 +254,8 @@ backend_now(LimgStore *s)
 	g_mutex_lock(&s->lock);
 	b = s->backend;
 	now = g_get_monotonic_time();
-	if (s->automatic && s->dir_fd >= 0 && now - s->detected_us >= AUTO_TTL_US) {
+	if (s->automatic && s->dir_fd >= 0 && now - s->detected_us >= AUTO_TTL_US &&
+	    !(from_request && b && g_atomic_int_get(&s->looked_after))) {
 		g_mutex_unlock(&s->lock);
 		b = detect(s->dir_fd);
 		g_mutex_lock(&s->lock);
@@ -259,6 +267,24 @@ backend_now(LimgStore *s)
 	}
 	g_mutex_unlock(&s->lock);
 	return b;
+}
+
+static const LimgStoreBackend *
+backend_now(LimgStore *s)
+{
+	return backend_at(s, true);
+}
+
+void
+limg_store_look_after(LimgStore *s, bool on)
+{
+	g_atomic_int_set(&s->looked_after, on);
+}
+
+void
+limg_store_look_again(LimgStore *s)
+{
+	(void)backend_at(s, false);
 }
 
 const char *

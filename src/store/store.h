@@ -291,6 +291,16 @@ GPtrArray *limg_store_stacks(LimgStore *s);
  */
 const char *limg_store_kind(LimgStore *s);
 
+/*
+ * With store=auto the backend is looked at again at most once a second,
+ * by the first lookup after that second; unless someone calls
+ * limg_store_look_again() about once a second (the image service's
+ * watcher thread) and says so with limg_store_look_after(s, true): then
+ * lookups use the backend as last seen and never look themselves.
+ */
+void limg_store_look_after(LimgStore *s, bool on);
+void limg_store_look_again(LimgStore *s);
+
 /* Valid as a layer directory name in a store (no '/', no leading '.'). */
 bool limg_store_valid_name(const char *name);
 

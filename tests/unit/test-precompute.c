@@ -407,6 +407,26 @@ Test(precompute, stats_of_no_pool_are_zero)
 	limg_precompute_stop(NULL);
 }
 
+static void
+count_tick(void *data)
+{
+	g_atomic_int_inc((gint *)data);
+}
+
+Test(precompute, the_tick_runs_about_once_a_second_without_workers)
+{
+	gint ticks = 0;
+	LimgPrecomputeOptions o = { .workers = 0, .tick = count_tick };
+	g_autoptr(GError) error = NULL;
+	LimgPrecompute *p = limg_precompute_start(&o, build, forget, &ticks, &error);
+
+	cr_assert_not_null(p, "start: %s", error ? error->message : "");
+	g_usleep(2500 * 1000);
+	limg_precompute_stop(p);
+	cr_expect(g_atomic_int_get(&ticks) >= 2 && g_atomic_int_get(&ticks) <= 3,
+	          "%d ticks in 2.5 s", g_atomic_int_get(&ticks));
+}
+
 /* ------------------------------------------------------------ stop */
 
 typedef struct {

@@ -725,6 +725,28 @@ Test(store, source_is_canonical_and_is_the_watched_directory)
 	}
 }
 
+Test(store, a_store_looked_after_is_detected_by_look_again_only, .timeout = 30)
+{
+	g_autoptr(LimgStore) s = NULL;
+	g_autofree char *l = g_build_filename(source, "l", NULL);
+
+	th_mkdir(source, "x");
+	s = open_store(NULL);
+	cr_assert_str_eq(limg_store_kind(s), "plain");
+	limg_store_look_after(s, true);
+	th_mkdir(source, "l");
+	g_usleep(1100 * 1000);
+	cr_expect_str_eq(limg_store_kind(s), "plain", "a lookup does not look at the store itself");
+	cr_expect_null(limg_store_lookup(s, "y"));
+	cr_expect_str_eq(limg_store_kind(s), "plain");
+	limg_store_look_again(s);
+	cr_expect_str_eq(limg_store_kind(s), "overlay2", "the one who looks after it does");
+	limg_store_look_after(s, false);
+	cr_assert_eq(rmdir(l), 0);
+	g_usleep(1100 * 1000);
+	cr_expect_str_eq(limg_store_kind(s), "plain", "without: lookups look again after a second");
+}
+
 Test(store, auto_detection_switches_when_l_appears_and_goes, .timeout = 30)
 {
 	g_autoptr(LimgStore) s = NULL;
