@@ -4,6 +4,9 @@
  */
 #include <config.h>
 
+#include <errno.h>
+#include <sys/stat.h>
+
 #include "fuse/fs-internal.h"
 #include "util/log.h"
 
@@ -76,6 +79,31 @@ limg_fs_set_mountpoint(LimgFs *fs, const char *mountpoint, unsigned readahead_kb
 	g_free(fs->mountpoint);
 	fs->mountpoint = g_canonicalize_filename(mountpoint, NULL);
 	fs->readahead_kb = readahead_kb;
+}
+
+static gpointer
+warm_thread(gpointer data)
+{
+	char *mountpoint = data;
+	struct stat st;
+
+	/* Answered once the loop runs; an error (not visible here) is harmless. */
+	if (stat(mountpoint, &st) < 0)
+		limg_log(LIMG_LOG_DEBUG, "warming %s: %s", mountpoint, g_strerror(errno));
+	g_free(mountpoint);
+	return NULL;
+}
+
+void
+limg_fs_warm(LimgFs *fs)
+{
+	GThread *t;
+
+	if (!fs->mountpoint)
+		return;
+	t = g_thread_try_new("limg-warm", warm_thread, g_strdup(fs->mountpoint), NULL);
+	if (t)
+		g_thread_unref(t);
 }
 
 void
