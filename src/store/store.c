@@ -281,10 +281,15 @@ limg_store_look_after(LimgStore *s, bool on)
 	g_atomic_int_set(&s->looked_after, on);
 }
 
+static LimgStoreMeta *meta_read(LimgStore *s, const LimgStoreBackend *b, bool force);
+
 void
 limg_store_look_again(LimgStore *s)
 {
-	(void)backend_at(s, false);
+	const LimgStoreBackend *b = backend_at(s, false);
+
+	if (b && s->dir_fd >= 0)
+		limg_store_meta_unref(meta_read(s, b, false));
 }
 
 const char *
@@ -525,9 +530,28 @@ meta_read(LimgStore *s, const LimgStoreBackend *b, bool force)
 	return m;
 }
 
+/*
+ * The snapshot a request uses. Looked after (limg_store_look_after), the
+ * watcher keeps it current: a re-read right after every batch of inotify
+ * events in the metadata directories (limg_store_meta_refresh), and a
+ * look at their marks once a second (limg_store_look_again) for what
+ * inotify cannot see (an entry still being written that completes). The
+ * request then takes it as it is, without a stat of every metadata path
+ * under the store's lock.
+ */
 static LimgStoreMeta *
 meta_now(LimgStore *s, const LimgStoreBackend *b)
 {
+	if (g_atomic_int_get(&s->looked_after)) {
+		LimgStoreMeta *m = NULL;
+
+		g_mutex_lock(&s->lock);
+		if (s->meta && s->backend == b)
+			m = limg_store_meta_ref(s->meta);
+		g_mutex_unlock(&s->lock);
+		if (m)
+			return m;
+	}
 	return meta_read(s, b, false);
 }
 

@@ -293,10 +293,13 @@ const char *limg_store_kind(LimgStore *s);
 
 /*
  * With store=auto the backend is looked at again at most once a second,
- * by the first lookup after that second; unless someone calls
- * limg_store_look_again() about once a second (the image service's
- * watcher thread) and says so with limg_store_look_after(s, true): then
- * lookups use the backend as last seen and never look themselves.
+ * by the first lookup after that second, and every lookup of a store
+ * with metadata stats its metadata paths to see whether its snapshot is
+ * current; unless someone calls limg_store_look_again() about once a
+ * second and limg_store_meta_refresh() after every change in the
+ * metadata directories (the image service's watcher thread: inotify)
+ * and says so with limg_store_look_after(s, true): then lookups use the
+ * backend and the snapshot as last seen and look at nothing themselves.
  */
 void limg_store_look_after(LimgStore *s, bool on);
 void limg_store_look_again(LimgStore *s);

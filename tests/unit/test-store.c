@@ -856,6 +856,59 @@ Test(store, containers_incomplete_flag_must_be_a_boolean)
 	cr_expect_str_eq(((LimgLayerInfo *)layers->pdata[1])->id, "plain");
 }
 
+/* Looked after, a lookup takes the metadata snapshot as last seen. */
+Test(store, a_store_looked_after_reads_its_metadata_when_told, .timeout = 30)
+{
+	static const char digest[] =
+		"sha256:1111111111111111111111111111111111111111111111111111111111111111";
+	g_autofree char *one = g_strdup_printf("[{\"id\":\"a\",\"diff-digest\":\"%s\"}]", digest);
+	g_autofree char *two = g_strdup_printf("[{\"id\":\"a\",\"diff-digest\":\"%s\"},"
+	                                       "{\"id\":\"b\",\"diff-digest\":\"%s\"}]",
+	                                       digest, digest);
+	g_autoptr(LimgStore) s = NULL;
+
+	th_write_text(source, "overlay-layers/layers.json", one);
+	th_mkdir(source, "overlay/a/diff");
+	th_mkdir(source, "overlay/b/diff");
+	s = open_store("containers");
+	{
+		g_autoptr(GPtrArray) layers = limg_store_list(s);
+
+		cr_assert_eq(layers->len, 1);
+	}
+	limg_store_look_after(s, true);
+	th_write_text(source, "overlay-layers/layers.json", two);
+	{
+		g_autoptr(GPtrArray) layers = limg_store_list(s);
+		g_autoptr(LimgLayerInfo) li = limg_store_lookup(s, "b");
+
+		cr_expect_eq(layers->len, 1, "a lookup does not look at the metadata itself");
+		cr_expect_null(li);
+	}
+	limg_store_look_again(s);
+	{
+		g_autoptr(GPtrArray) layers = limg_store_list(s);
+		g_autoptr(LimgLayerInfo) li = limg_store_lookup(s, "b");
+
+		cr_expect_eq(layers->len, 2, "the watcher's look once a second sees the change");
+		cr_expect_not_null(li);
+	}
+	th_write_text(source, "overlay-layers/layers.json", one);
+	limg_store_meta_refresh(s);
+	{
+		g_autoptr(GPtrArray) layers = limg_store_list(s);
+
+		cr_expect_eq(layers->len, 1, "and so does its re-read after inotify events");
+	}
+	limg_store_look_after(s, false);
+	th_write_text(source, "overlay-layers/layers.json", two);
+	{
+		g_autoptr(GPtrArray) layers = limg_store_list(s);
+
+		cr_expect_eq(layers->len, 2, "without: every lookup looks");
+	}
+}
+
 /*
  * Found by tests/fuzz/fuzz-store-meta: an image config that is an empty
  * file (named by the empty string's digest) parses to no root node, and
