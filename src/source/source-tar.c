@@ -225,6 +225,13 @@ regular_data(Scan *s, struct archive_entry *e, LimgNode *n)
 		n->ino = s->r.offset + pos;
 		return 0;
 	}
+	/*
+	 * The spool is one file: its end must stay an off_t, whatever size a
+	 * header says (a sparse member may claim 2^63 bytes of holes).
+	 */
+	if (size > (uint64_t)INT64_MAX - LIMG_TAR_SPOOL_HEADER - 2 * SPARSE_ALIGN ||
+	    s->spool.end > (uint64_t)INT64_MAX - LIMG_TAR_SPOOL_HEADER - 2 * SPARSE_ALIGN - size)
+		return -EOVERFLOW;
 	if (s->spool.fd < 0 && (ret = limg_tar_spool_create(&s->spool, s->t->spool_dir)) < 0)
 		return ret;
 	at = s->spool.end;
@@ -394,6 +401,14 @@ scan_entry(Scan *s, struct archive_entry *e)
 			                  "reaches past the end of the archive: truncated",
 			                  s->t->path, p, (gint64)archive_entry_size(e));
 			return -EBADMSG;
+		}
+		if (ret == -EOVERFLOW) {
+			g_autofree char *p = esc(raw);
+
+			limg_report_error(s->report, "%s: entry '%s' (%" G_GINT64_FORMAT " bytes) "
+			                  "is larger than a file can be: refused",
+			                  s->t->path, p, (gint64)archive_entry_size(e));
+			return -EFBIG;
 		}
 		if (ret < 0)
 			return ret;
@@ -609,7 +624,8 @@ limg_tar_scan(LimgSource *src, const LimgScanOptions *opts, LimgReport *report,
 		ret = scan_entries(&s);
 	else if (ret == -EBADMSG)
 		limg_report_error(report, "%s: %s", t->path, archive_why(&s));
-	if (ret == -EFBIG)
+	/* -EFBIG with no error said yet: the decompressed bound (an entry's own says so). */
+	if (ret == -EFBIG && !report->errors->len)
 		limg_report_error(report, "%s: decompresses to more than %" G_GUINT64_FORMAT
 		                  " bytes (the bound set by tar_max= or --tar-max): refused", t->path, t->max_size);
 	if (ret == 0) {

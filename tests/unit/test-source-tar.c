@@ -1468,6 +1468,28 @@ Test(tar, corrupt_first_header_is_refused)
 	expect_error(blob, NULL);
 }
 
+/*
+ * Found by fuzz-tar: a PAX sparse member whose real size is 2^63 - 1
+ * took the spool's end past what an off_t holds (ftruncate: EINVAL, a
+ * bare "Invalid argument"). It is refused, naming the entry.
+ */
+Test(tar, sparse_member_larger_than_a_file_can_be_is_refused)
+{
+	g_autofree char *seed = g_build_filename(th_srcdir(), "tests/data/fuzz/tar",
+	                                        "regress-sparse-2-63-spool-end.tar", NULL);
+	LimgTarOptions o = { .spool_dir = spool };
+	g_autoptr(GByteArray) b = g_byte_array_new();
+	g_autofree uint8_t *data = NULL;
+	size_t len;
+
+	data = th_read(seed, &len);
+	g_byte_array_append(b, data, (guint)len);
+	raw_save(b);
+	scan_fails(&o, -EFBIG);
+	expect_error("'sparse/file'", "larger than a file can be");
+	cr_expect_eq(report.errors->len, 1, "and nothing about tar_max");
+}
+
 Test(tar, member_reaching_past_the_end_is_refused)
 {
 	g_autoptr(GByteArray) o = g_byte_array_new();
