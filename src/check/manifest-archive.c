@@ -34,7 +34,7 @@
 #include <glib.h>
 
 #include "check/manifest.h"
-#include "check/sha256.h"
+#include "util/sha256.h"
 #include "util/escape.h"
 
 #define READ_CHUNK (1024 * 1024)

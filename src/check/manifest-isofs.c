@@ -37,7 +37,7 @@
 #include <libisofs/libisofs.h>
 
 #include "check/manifest.h"
-#include "check/sha256.h"
+#include "util/sha256.h"
 #include "util/escape.h"
 
 #define READ_CHUNK (64 * 1024)

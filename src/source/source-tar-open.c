@@ -25,10 +25,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "source/source-tar-internal.h"
 #include "util/fdio.h"
+#include "util/sha256.h"
 #include "util/touch.h"
 
 #define SPOOL_VERSION 1
@@ -43,15 +43,11 @@ limg_tar_hash_thread(gpointer p)
 {
 	LimgTarHasher *h = p;
 	g_autofree uint8_t *buf = g_malloc(SPOOL_BUF);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	g_auto(LimgSha256) sum = { 0 };
+	g_autofree char *hex = NULL;
 	uint64_t done = 0;
 
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		h->err = -ENOMEM;
-		goto out;
-	}
+	limg_sha256_begin(&sum);
 	while (done < h->length && !g_atomic_int_get(&h->stop)) {
 		size_t want = (size_t)MIN((uint64_t)SPOOL_BUF, h->length - done);
 		ssize_t n = pread(h->fd, buf, want, (off_t)(h->offset + done));
@@ -60,19 +56,13 @@ limg_tar_hash_thread(gpointer p)
 			continue;
 		if (n <= 0) {
 			h->err = n < 0 ? -errno : -EBADMSG;   /* shorter than it was */
-			goto out;
+			return NULL;
 		}
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		limg_sha256_update(&sum, buf, (size_t)n);
 		done += (uint64_t)n;
 	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
-		h->err = -EIO;
-		goto out;
-	}
-	for (unsigned i = 0; i < 32; i++)
-		g_snprintf(h->hex + 2 * i, 3, "%02x", md[i]);
-out:
-	EVP_MD_CTX_free(ctx);
+	hex = limg_sha256_hex(&sum);
+	g_strlcpy(h->hex, hex, sizeof(h->hex));
 	return NULL;
 }
 

@@ -394,21 +394,14 @@ scan_entry(Scan *s, struct archive_entry *e)
 	switch (n.mode & S_IFMT) {
 	case S_IFREG:
 		ret = regular_data(s, e, &n);
-		if (ret == -ERANGE) {
+		if (ret == -ERANGE || ret == -EOVERFLOW) {
 			g_autofree char *p = esc(raw);
 
-			limg_report_error(s->report, "%s: entry '%s' (%" G_GINT64_FORMAT " bytes) "
-			                  "reaches past the end of the archive: truncated",
-			                  s->t->path, p, (gint64)archive_entry_size(e));
-			return -EBADMSG;
-		}
-		if (ret == -EOVERFLOW) {
-			g_autofree char *p = esc(raw);
-
-			limg_report_error(s->report, "%s: entry '%s' (%" G_GINT64_FORMAT " bytes) "
-			                  "is larger than a file can be: refused",
-			                  s->t->path, p, (gint64)archive_entry_size(e));
-			return -EFBIG;
+			limg_report_error(s->report, "%s: entry '%s' (%" G_GINT64_FORMAT " bytes) %s",
+			                  s->t->path, p, (gint64)archive_entry_size(e),
+			                  ret == -ERANGE ? "reaches past the end of the archive: truncated" :
+			                  "is larger than a file can be: refused");
+			return ret == -ERANGE ? -EBADMSG : -EFBIG;
 		}
 		if (ret < 0)
 			return ret;

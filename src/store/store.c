@@ -51,8 +51,9 @@ struct LimgStore {
 	int dir_fd;             /* SOURCE (a directory, or the file), or -1 */
 	bool is_file;           /* SOURCE is a regular file: an archive */
 	bool automatic;         /* backend chosen by detect(), re-checked */
-	gint looked_after;      /* atomic: limg_store_look_again() is called
-	                         * regularly; lookups never detect */
+	gint looked_after;      /* atomic: the watcher calls limg_store_look_again()
+	                         * and refreshes the metadata: lookups take the
+	                         * backend and the snapshot as they are */
 	GPtrArray *explicit;    /* LimgLayerInfo * (id, root only) */
 	GMutex lock;
 	/* protected by lock */

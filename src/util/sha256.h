@@ -1,8 +1,8 @@
 /*
- * sha256.h - the SHA-256 of file contents in the manifests (manifest.h):
- * OpenSSL's, which uses the CPU's SHA instructions where there are some,
- * several times as fast as glib's GChecksum (`check` of a tree with a
- * 4 GiB file hashes 4 GiB on each side).
+ * sha256.h - SHA-256, streamed, as lowercase hex: the blob digests of the
+ * tar source and the file contents of check's manifests. OpenSSL's, which
+ * uses the CPU's SHA instructions where there are some, several times as
+ * fast as glib's GChecksum. Header-only; its users link libcrypto.
  *
  *	g_auto(LimgSha256) sum = { 0 };
  *	limg_sha256_begin(&sum);
@@ -11,8 +11,8 @@
  *
  * Out of memory aborts, as glib does.
  */
-#ifndef LIMG_CHECK_SHA256_H
-#define LIMG_CHECK_SHA256_H
+#ifndef LIMG_UTIL_SHA256_H
+#define LIMG_UTIL_SHA256_H
 
 #include <stddef.h>
 
@@ -65,4 +65,4 @@ limg_sha256_clear(LimgSha256 *s)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(LimgSha256, limg_sha256_clear)
 
-#endif /* LIMG_CHECK_SHA256_H */
+#endif /* LIMG_UTIL_SHA256_H */
