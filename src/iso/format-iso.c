@@ -72,6 +72,18 @@ iso_mem_bytes(const LimgFormatLayout *l)
 	return limg_layout_mem_bytes(CISO(l));
 }
 
+static GBytes *
+iso_hints(const LimgFormatLayout *l)
+{
+	return limg_layout_hints(CISO(l));
+}
+
+static bool
+iso_hinted(const LimgFormatLayout *l)
+{
+	return limg_layout_hinted(CISO(l));
+}
+
 const LimgFormat limg_format_iso9660 = {
 	.name = "iso9660",
 	.block_size = ISO_BLOCK_SIZE,
@@ -84,4 +96,6 @@ const LimgFormat limg_format_iso9660 = {
 	.segment = iso_segment,
 	.render_block = iso_render_block,
 	.mem_bytes = iso_mem_bytes,
+	.hints = iso_hints,
+	.hinted = iso_hinted,
 };

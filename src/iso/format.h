@@ -19,6 +19,7 @@
 #ifndef LIMG_FORMAT_H
 #define LIMG_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,12 @@ typedef struct {
 
 typedef struct {
 	const char *volume_id;  /* NULL: the format's default */
+	/*
+	 * NULL, or what hints() gave for a layout of this same tree (the
+	 * disk cache keeps them): the build takes its costly steps from
+	 * them. Hints that do not fit the tree are ignored.
+	 */
+	GBytes *hints;
 } LimgFormatOptions;
 
 /* A laid-out image of some format; opaque, refcounted, immutable. */
@@ -66,6 +73,10 @@ typedef struct {
 	/* Metadata block @block into @buf (block_size bytes). 0 or -errno. */
 	int (*render_block)(const LimgFormatLayout *l, uint32_t block, uint8_t *buf);
 	size_t (*mem_bytes)(const LimgFormatLayout *l);
+	/* The layout's results for the disk cache (see hints above). */
+	GBytes *(*hints)(const LimgFormatLayout *l);
+	/* Whether the build took them from hints. */
+	bool (*hinted)(const LimgFormatLayout *l);
 } LimgFormat;
 
 /* ISO 9660 level 3 + Rock Ridge 1.12 + AAIP 2.0 (src/iso/). */

@@ -71,6 +71,7 @@ struct LimgLayout {
 	LimgTree *tree;
 	char volume_id[33];
 	bool has_xattrs;        /* any node carries AAIP attributes */
+	bool hinted;            /* names and packing came from hints */
 
 	/* per node */
 	uint32_t *iso_name;     /* offset in @names */
@@ -138,5 +139,15 @@ limg_dr_fixed(uint32_t id_len)
 {
 	return ISO_DR_FIXED + id_len + ((id_len & 1) ? 0 : 1);
 }
+
+/*
+ * layout-hints.c: take step 2 (identifiers and order; before the
+ * directories are numbered) and step 4 (blocks, CE areas and directory
+ * LBAs from *cursor, which is advanced) from @hints. 0; -EBADMSG when
+ * they do not fit the tree (nothing of them is kept: compute the step);
+ * -ENOMEM.
+ */
+int limg_layout_hints_names(LimgLayout *l, GBytes *hints);
+int limg_layout_hints_pack(LimgLayout *l, GBytes *hints, uint32_t *cursor);
 
 #endif /* LIMG_LAYOUT_INTERNAL_H */

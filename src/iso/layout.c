@@ -12,7 +12,9 @@
  *      directory (an area never crosses a block: Linux requires it);
  *   5. file data extents in node order.
  * Nothing is rendered here: record sizes come from building the SUSP
- * entries into scratch space with the same code render.c uses.
+ * entries into scratch space with the same code render.c uses. Steps 2
+ * and 4 are most of the cost; hints from the disk cache (layout-hints.c)
+ * replace them when the options carry them.
  */
 #include <config.h>
 
@@ -106,6 +108,12 @@ limg_layout_node_lba(const LimgLayout *l, uint32_t node)
 {
 	g_return_val_if_fail(node < l->tree->n_nodes, 0);
 	return l->lba[node];
+}
+
+bool
+limg_layout_hinted(const LimgLayout *l)
+{
+	return l->hinted;
 }
 
 size_t
@@ -756,7 +764,14 @@ limg_layout_build(LimgTree *tree, const LimgLayoutOptions *opts, LimgReport *rep
 	if ((ret = find_links(l, report)) < 0)
 		goto out_report;
 	find_compat(l, report);
-	if ((ret = assign_names(l)) < 0)
+	/* Hints that do not fit this tree are set aside: computed afresh. */
+	if (opts && opts->hints) {
+		ret = limg_layout_hints_names(l, opts->hints);
+		if (ret == -ENOMEM)
+			goto out_report;
+		l->hinted = ret == 0;
+	}
+	if (!l->hinted && (ret = assign_names(l)) < 0)
 		goto out_report;
 	limg_arena_trim(&l->names);
 	if ((ret = order_dirs(l, report)) < 0)
@@ -767,7 +782,13 @@ limg_layout_build(LimgTree *tree, const LimgLayoutOptions *opts, LimgReport *rep
 	l->l_pt_lba = ISO_FIRST_FREE_LBA;
 	l->m_pt_lba = l->l_pt_lba + l->pt_blocks;
 	cursor = l->m_pt_lba + l->pt_blocks;
-	if ((ret = pack_dirs(l, &cursor)) < 0) {
+	if (l->hinted) {
+		ret = limg_layout_hints_pack(l, opts->hints, &cursor);
+		if (ret == -ENOMEM)
+			goto out_report;
+		l->hinted = ret == 0;
+	}
+	if (!l->hinted && (ret = pack_dirs(l, &cursor)) < 0) {
 		limg_report_error(report, "metadata would exceed 2^32 blocks; image refused");
 		goto out_report;
 	}

@@ -37,6 +37,7 @@
 #ifndef LIMG_LAYOUT_H
 #define LIMG_LAYOUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <glib.h>
@@ -84,6 +85,21 @@ uint32_t limg_layout_node_lba(const LimgLayout *l, uint32_t node);
  * end of that segment. Returns 0, or -EINVAL when @off >= image size.
  */
 int limg_layout_segment(const LimgLayout *l, uint64_t off, LimgSegment *seg);
+
+/*
+ * The layout's own results (ISO identifiers, each directory's order, how
+ * its records fill blocks and continuation areas), for the disk cache to
+ * keep beside the tree. Given back through the options' hints for the
+ * same tree, limg_layout_build() skips naming, sorting and measuring:
+ * the rest of a layout is a few linear passes (layout-hints.c says what
+ * is checked). A change to the layout's names, order or record sizes
+ * must bump LIMG_LAYOUT_HINTS_VERSION, which the disk cache keys on.
+ */
+#define LIMG_LAYOUT_HINTS_VERSION 1
+GBytes *limg_layout_hints(const LimgLayout *l);
+
+/* Whether this layout was built from hints (they fit the tree). */
+bool limg_layout_hinted(const LimgLayout *l);
 
 /* Bytes of memory the layout holds, tree included. */
 size_t limg_layout_mem_bytes(const LimgLayout *l);

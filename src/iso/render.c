@@ -67,14 +67,18 @@ cursor_next(const LimgLayout *l, const LimgDirInfo *d, RecCursor *c)
 	return ++c->child < dn->nchildren;
 }
 
-/* Index in ces[] of the first continuation area of record @rec of @d. */
-static uint32_t
+/*
+ * The first continuation area of record @rec of @d, or NULL: a layout
+ * taken from hints (layout-hints.c) that were not this build's own.
+ */
+static const LimgCeArea *
 find_ce(const LimgLayout *l, const LimgDirInfo *d, uint32_t rec)
 {
 	uint32_t lo = d->first_ce + (uint32_t)LIMG_LOWER_BOUND(l->ces + d->first_ce, d->n_ce, rec, rec);
 
-	g_assert(lo < d->first_ce + d->n_ce && l->ces[lo].rec == rec && l->ces[lo].piece == 1);
-	return lo;
+	if (lo < d->first_ce + d->n_ce && l->ces[lo].rec == rec && l->ces[lo].piece == 1)
+		return &l->ces[lo];
+	return NULL;
 }
 
 static void
@@ -156,8 +160,12 @@ render_dir_block(const LimgLayout *l, uint32_t di, uint32_t k, uint8_t *buf)
 		bytes = piece_bytes(&s, &p, &blen);
 		memcpy(buf + used + fixed, bytes, blen);
 		if (p.ce) {
-			const LimgCeArea *a = &l->ces[find_ce(l, d, c.rec)];
+			const LimgCeArea *a = find_ce(l, d, c.rec);
 
+			if (!a) {
+				ret = -EIO;
+				break;
+			}
 			limg_susp_put_ce(buf + used + fixed + blen, a->lba, a->off, a->len);
 		}
 		used += len;
@@ -189,11 +197,17 @@ render_ce_block(const LimgLayout *l, uint32_t di, uint32_t lba, uint8_t *buf)
 		for (uint16_t piece = 1; piece <= a->piece; piece++)
 			limg_susp_take(&s, p.end, SUSP_AREA_MAX, &p);
 		bytes = piece_bytes(&s, &p, &blen);
+		/* Only hints that are not this build's own disagree (find_ce()). */
+		if (blen > a->len || (p.ce && (i + 1 >= l->n_ce || l->ces[i + 1].rec != a->rec ||
+		                                l->ces[i + 1].dir != a->dir ||
+		                                blen + SUSP_CE_LEN > a->len))) {
+			ret = -EIO;
+			break;
+		}
 		memcpy(buf + a->off, bytes, blen);
 		if (p.ce) {
 			const LimgCeArea *next = &l->ces[i + 1];
 
-			g_assert(i + 1 < l->n_ce && next->rec == a->rec && next->dir == a->dir);
 			limg_susp_put_ce(buf + a->off + blen, next->lba, next->off, next->len);
 		}
 	}
