@@ -162,12 +162,14 @@ source_for(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgStac
  * (-EAGAIN, *retry_at_us set): the layer is still being extracted.
  * *from_disk says where the tree came from, *skipped how many entries the
  * scan left out. *verify_later: a tree from the disk cache whose
- * verification is the verifier's, while it is served (images.h).
+ * verification is the verifier's, while it is served (images.h); *hints
+ * the layout's hints kept with it, if any.
  */
 static int
 build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId *id,
            bool allow_disk, uint32_t settle_ms, int64_t *retry_at_us, LimgReport *report,
-           LimgTree **out, bool *from_disk, bool *verify_later, uint64_t *skipped)
+           LimgTree **out, GBytes **hints, bool *from_disk, bool *verify_later,
+           uint64_t *skipped)
 {
 	/*
 	 * A request waits for this walk: use the cores. Background builds
@@ -184,12 +186,13 @@ build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId
 	*verify_later = false;
 	*skipped = 0;
 	if (allow_disk && id->key && limg_images_disk_usable(im) && !im->opts.verify_walk) {
-		ret = limg_persist_load(im->cache_dir, id, out);
+		ret = limg_persist_load_layout(im->cache_dir, id, out, hints);
 		if (ret == 0 && limg_source_verify_later(src) && g_atomic_pointer_get(&im->verifier)) {
 			*verify_later = true;
 		} else if (ret == 0 && limg_source_verify(src, *out) < 0) {
 			/* An entry was added, removed or renamed below the top. */
 			g_clear_pointer(out, limg_tree_free);
+			g_clear_pointer(hints, g_bytes_unref);
 			ret = -ESTALE;
 		}
 		if (ret == 0) {
@@ -247,6 +250,7 @@ limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
 	LimgFormatOptions fopts = { .volume_id = im->volume_id };
 	LimgFormatLayout *layout = NULL;
 	LimgTree *tree = NULL;
+	g_autoptr(GBytes) hints = NULL;
 	uint64_t skipped = 0;
 	LimgReport report;
 	gint64 t0 = g_get_monotonic_time();
@@ -282,18 +286,38 @@ limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
 	 * not see changes below the top level.
 	 */
 	ret = build_tree(im, img->name, src, &id, number == 1, info->settle ? settle_ms : 0,
-	                 retry_at_us, &report, &tree, &from_disk, &verify_later, &skipped);
-	/*
-	 * The disk cache keeps what the source gave (it is verified against
-	 * it), of complete layers only: a layer still being written is served
-	 * as it is now and laid out again once complete.
-	 */
+	                 retry_at_us, &report, &tree, &hints, &from_disk, &verify_later, &skipped);
 	/* A compressed blob's scan put its decompressed copy in the cache. */
 	if (ret == 0 && !from_disk && info->kind == LIMG_LAYER_TAR)
 		limg_budget_added(im->budget, limg_tar_source_spooled(src));
-	if (ret == 0 && !from_disk && id.key && info->complete && limg_images_disk_usable(im)) {
+	/*
+	 * The image shows what the layer is, not who extracted it (overlay.h).
+	 * Normalising a tree from the disk cache again changes nothing.
+	 */
+	if (ret == 0 && (ret = limg_overlay_normalize_layer(tree)) < 0)
+		g_clear_pointer(&tree, limg_tree_free);
+	if (ret == 0) {
+		fopts.hints = hints;
+		ret = im->fmt->build(tree, &fopts, &report, &layout);
+		if (ret < 0)
+			limg_report_error(&report, "image refused: %s", g_strerror(-ret));
+	}
+	if (ret == 0 && from_disk && im->fmt->hinted(layout))
+		limg_counter_add(&im->n.disk_layouts, 1);
+	/*
+	 * The disk cache keeps the tree as laid out (it is verified against
+	 * the source: normalising leaves every directory but the top alone)
+	 * and the layout's hints, of complete layers only: a layer still
+	 * being written is served as it is now and laid out again once
+	 * complete. A file without hints that fit (an older one) is written
+	 * again, once.
+	 */
+	if (ret == 0 && (!from_disk || !im->fmt->hinted(layout)) && id.key && info->complete &&
+	    limg_images_disk_usable(im)) {
+		g_autoptr(GBytes) out_hints = im->fmt->hints(layout);
 		uint64_t written = 0;
-		int sret = limg_persist_save(im->cache_dir, &id, tree, &written);
+		int sret = limg_persist_save_layout(im->cache_dir, &id, im->fmt->tree(layout),
+		                                    out_hints, &written);
 
 		if (sret < 0) {
 			disk_cache_failed(im, "cannot save a layout", sret);
@@ -301,14 +325,6 @@ limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
 			limg_counter_add(&im->n.disk_writes, 1);
 			limg_budget_added(im->budget, written);
 		}
-	}
-	/* The image shows what the layer is, not who extracted it (overlay.h). */
-	if (ret == 0 && (ret = limg_overlay_normalize_layer(tree)) < 0)
-		g_clear_pointer(&tree, limg_tree_free);
-	if (ret == 0) {
-		ret = im->fmt->build(tree, &fopts, &report, &layout);
-		if (ret < 0)
-			limg_report_error(&report, "image refused: %s", g_strerror(-ret));
 	}
 	if (ret != -EAGAIN) {
 		if (im->opts.report)

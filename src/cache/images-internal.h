@@ -26,6 +26,7 @@ typedef struct {
 	gint64 read_errors;
 	gint64 source_changes;
 	gint64 disk_hits;
+	gint64 disk_layouts;
 	gint64 disk_misses;
 	gint64 disk_rejected;
 	gint64 disk_writes;

@@ -725,6 +725,7 @@ limg_images_stats(LimgImages *im, LimgImagesStats *out)
 	out->read_errors = (uint64_t)limg_counter_get(&im->n.read_errors);
 	out->source_changes = (uint64_t)limg_counter_get(&im->n.source_changes);
 	out->disk_hits = (uint64_t)limg_counter_get(&im->n.disk_hits);
+	out->disk_layouts = (uint64_t)limg_counter_get(&im->n.disk_layouts);
 	out->disk_misses = (uint64_t)limg_counter_get(&im->n.disk_misses);
 	out->disk_rejected = (uint64_t)limg_counter_get(&im->n.disk_rejected);
 	out->disk_stale_later = (uint64_t)limg_counter_get(&im->n.disk_stale_later);

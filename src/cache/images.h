@@ -134,6 +134,7 @@ typedef struct {
 	uint64_t read_errors;
 	uint64_t source_changes;
 	uint64_t disk_hits;
+	uint64_t disk_layouts;   /* of the hits: laid out from the hints kept */
 	uint64_t disk_misses;
 	uint64_t disk_rejected;
 	uint64_t disk_writes;

@@ -11,6 +11,8 @@
  *   print    the source fingerprint (print_len bytes)
  *   nodes    n_nodes * node_size bytes
  *   strings  strings_len bytes (names, targets, xattr blobs)
+ *   layout   layout_len bytes: the layout's hints (iso/layout.h), opaque
+ *            here; a file without them still gives its tree
  */
 #include <config.h>
 
@@ -37,7 +39,7 @@ typedef struct {
 	uint32_t key_len;
 	uint32_t print_len;
 	uint32_t n_nodes;
-	uint32_t reserved;
+	uint32_t layout_len;    /* 0: none (format 3 wrote 0 here too) */
 	uint64_t strings_len;
 	uint8_t sum[32];        /* XXH3-128, then 16 zero bytes */
 } Header;
@@ -64,7 +66,7 @@ file_for(const char *dir, const char *path)
  */
 static int
 digest(const Header *h, const void *key, const void *print, const void *nodes, size_t nodes_len,
-       const void *strings, size_t strings_len, uint8_t out[32])
+       const void *strings, size_t strings_len, const void *layout, uint8_t out[32])
 {
 	XXH3_state_t *s = XXH3_createState();
 	Header z = *h;
@@ -80,6 +82,8 @@ digest(const Header *h, const void *key, const void *print, const void *nodes, s
 		XXH3_128bits_update(s, nodes, nodes_len);
 	if (strings_len)
 		XXH3_128bits_update(s, strings, strings_len);
+	if (h->layout_len)
+		XXH3_128bits_update(s, layout, h->layout_len);
 	memset(out, 0, 32);
 	XXH128_canonicalFromHash((XXH128_canonical_t *)(void *)out, XXH3_128bits_digest(s));
 	XXH3_freeState(s);
@@ -90,16 +94,28 @@ int
 limg_persist_save(const char *dir, const LimgSourceId *id, const LimgTree *tree,
                   uint64_t *bytes_written)
 {
+	return limg_persist_save_layout(dir, id, tree, NULL, bytes_written);
+}
+
+int
+limg_persist_save_layout(const char *dir, const LimgSourceId *id, const LimgTree *tree,
+                         GBytes *layout, uint64_t *bytes_written)
+{
 	g_autofree char *file = file_for(dir, id->key);
 	g_autofree char *tmp = g_strdup_printf("%s.tmp.XXXXXX", file);
 	size_t nodes_len = (size_t)tree->n_nodes * sizeof(LimgNode);
 	gsize print_len;
 	const void *print = g_bytes_get_data(id->fingerprint, &print_len);
+	gsize layout_len = 0;
+	const void *lay = layout ? g_bytes_get_data(layout, &layout_len) : NULL;
 	Header h = { 0 };
 	int fd, ret;
 
 	if (strlen(id->key) > MAX_KEY || print_len > MAX_PRINT)
 		return -ENAMETOOLONG;
+	/* Hints of more than 4 GiB are left out: the tree alone is enough. */
+	if (layout_len > UINT32_MAX)
+		layout_len = 0;
 	memcpy(h.magic, magic, sizeof(magic));
 	h.version = LIMG_PERSIST_VERSION;
 	h.node_size = sizeof(LimgNode);
@@ -107,8 +123,9 @@ limg_persist_save(const char *dir, const LimgSourceId *id, const LimgTree *tree,
 	h.print_len = (uint32_t)print_len;
 	h.n_nodes = tree->n_nodes;
 	h.strings_len = tree->strings.len;
+	h.layout_len = (uint32_t)layout_len;
 	ret = digest(&h, id->key, print, tree->nodes, nodes_len, tree->strings.buf,
-	             tree->strings.len, h.sum);
+	             tree->strings.len, lay, h.sum);
 	if (ret < 0)
 		return ret;
 
@@ -124,6 +141,8 @@ limg_persist_save(const char *dir, const LimgSourceId *id, const LimgTree *tree,
 		ret = limg_write_all(fd, tree->nodes, nodes_len);
 	if (ret == 0 && tree->strings.len)
 		ret = limg_write_all(fd, tree->strings.buf, tree->strings.len);
+	if (ret == 0 && h.layout_len)
+		ret = limg_write_all(fd, lay, h.layout_len);
 	if (ret == 0 && fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && ret == 0)
@@ -135,7 +154,8 @@ limg_persist_save(const char *dir, const LimgSourceId *id, const LimgTree *tree,
 		return ret;
 	}
 	if (bytes_written)
-		*bytes_written = sizeof(h) + h.key_len + h.print_len + nodes_len + tree->strings.len;
+		*bytes_written = sizeof(h) + h.key_len + h.print_len + nodes_len + tree->strings.len +
+		                 h.layout_len;
 	return 0;
 }
 
@@ -284,8 +304,16 @@ read_exact(int fd, void *buf, size_t len, off_t off)
 int
 limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out)
 {
+	return limg_persist_load_layout(dir, id, out, NULL);
+}
+
+int
+limg_persist_load_layout(const char *dir, const LimgSourceId *id, LimgTree **out,
+                         GBytes **layout)
+{
 	g_autofree char *file = file_for(dir, id->key);
 	g_autofree char *key = NULL, *print = NULL;
+	g_autofree uint8_t *lay = NULL;
 	g_autoptr(LimgTree) t = NULL;
 	gsize want_print_len;
 	const void *want_print = g_bytes_get_data(id->fingerprint, &want_print_len);
@@ -297,6 +325,8 @@ limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out)
 	int fd, ret = -EBADMSG;
 
 	*out = NULL;
+	if (layout)
+		*layout = NULL;
 	fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -EIO;
@@ -307,7 +337,7 @@ limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out)
 		goto out_close;
 	nodes_len = (size_t)h.n_nodes * sizeof(LimgNode);
 	if ((uint64_t)st.st_size != sizeof(h) + (uint64_t)h.key_len + h.print_len + nodes_len +
-	                            h.strings_len)
+	                            h.strings_len + h.layout_len)
 		goto out_close;
 	/* Read straight into the tree's own arrays: one copy, no staging buffer. */
 	key = g_malloc(h.key_len + 1);
@@ -315,7 +345,8 @@ limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out)
 	t = limg_tree_new();
 	t->nodes = malloc(nodes_len ? nodes_len : 1);
 	t->strings.buf = malloc(h.strings_len ? (size_t)h.strings_len : 1);
-	if (!t->nodes || !t->strings.buf) {
+	lay = malloc(h.layout_len ? h.layout_len : 1);
+	if (!t->nodes || !t->strings.buf || !lay) {
 		ret = -ENOMEM;
 		goto out_close;
 	}
@@ -326,9 +357,12 @@ limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out)
 	    !read_exact(fd, print, h.print_len, (off_t)(off + h.key_len)) ||
 	    !read_exact(fd, t->nodes, nodes_len, (off_t)(off + h.key_len + h.print_len)) ||
 	    !read_exact(fd, t->strings.buf, t->strings.len,
-	                (off_t)(off + h.key_len + h.print_len + nodes_len)))
+	                (off_t)(off + h.key_len + h.print_len + nodes_len)) ||
+	    !read_exact(fd, lay, h.layout_len,
+	                (off_t)(off + h.key_len + h.print_len + nodes_len + t->strings.len)))
 		goto out_close;
-	if (digest(&h, key, print, t->nodes, nodes_len, t->strings.buf, t->strings.len, sum) < 0) {
+	if (digest(&h, key, print, t->nodes, nodes_len, t->strings.buf, t->strings.len, lay,
+	           sum) < 0) {
 		ret = -ENOMEM;
 		goto out_close;
 	}
@@ -347,6 +381,8 @@ limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out)
 	limg_touch(fd);
 	ret = 0;
 	*out = g_steal_pointer(&t);
+	if (layout && h.layout_len)
+		*layout = g_bytes_new_take(g_steal_pointer(&lay), h.layout_len);
 out_close:
 	close(fd);
 	/* Stale and bad files are removed so they are rebuilt, never reused. */

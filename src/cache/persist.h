@@ -2,8 +2,9 @@
  * persist.h - the on-disk cache of laid-out layers.
  *
  * One file per layer, <cache_dir>/<sha256 of the source key>.tree,
- * holding the layer's node tree (what a scan produces; the layout is
- * recomputed from it in memory, which is cheap and deterministic). A file
+ * holding the layer's node tree (what a scan produces, as the image
+ * shows it: normalised, overlay.h) and the layout's hints (format.h: the
+ * costly part of laying it out again; the rest is recomputed). A file
  * carries a format version, the source's identity (source.h: the key,
  * e.g. the layer directory's path, and the fingerprint, e.g. its device,
  * inode, mtime and ctime), and an XXH3-128 checksum over all of it. A file that is
@@ -37,6 +38,13 @@ int limg_persist_save(const char *dir, const LimgSourceId *id, const LimgTree *t
                       uint64_t *bytes_written);
 
 /*
+ * The same, with @layout (NULL: none) kept beside the tree: the format's
+ * hints for laying out this tree again (format.h), opaque to the cache.
+ */
+int limg_persist_save_layout(const char *dir, const LimgSourceId *id, const LimgTree *tree,
+                             GBytes *layout, uint64_t *bytes_written);
+
+/*
  * Load the tree saved for @id. Returns 0 and a new tree (caller frees),
  * -ENOENT when there is no file, -ESTALE when the file is for another
  * key or fingerprint, -EBADMSG when it is truncated, corrupt, of another
@@ -44,6 +52,10 @@ int limg_persist_save(const char *dir, const LimgSourceId *id, const LimgTree *t
  * -EIO when it cannot be opened (permissions, I/O errors).
  */
 int limg_persist_load(const char *dir, const LimgSourceId *id, LimgTree **out);
+
+/* The same, and in *layout (when not NULL) the hints kept beside it, or NULL. */
+int limg_persist_load_layout(const char *dir, const LimgSourceId *id, LimgTree **out,
+                             GBytes **layout);
 
 /*
  * Remove the files of source key @key, if any: its tree and the spool a

@@ -19,6 +19,8 @@
 
 #include "cache/gen-read.h"
 #include "cache/images.h"
+#include "cache/persist.h"
+#include "source/source.h"
 #include "lib/testlib.h"
 
 static char *base;          /* scratch: store/, cache/, and room beside them */
@@ -528,9 +530,70 @@ Test(images, disk_cache_lets_a_second_service_skip_the_walk)
 	cr_expect_eq(st2.disk_rejected, 0);
 	cr_expect_eq(st2.disk_writes, 0, "nothing new to save");
 	cr_expect_eq(st2.layouts, 1);
+	cr_expect_eq(st2.disk_layouts, 1, "laid out from the hints kept with the tree");
 	img2 = whole(g, &n2);
 	cr_assert_eq(n2, n1);
 	cr_expect(memcmp(img1, img2, n1) == 0, "the same image, byte for byte");
+	limg_gen_unref(g);
+}
+
+/*
+ * A cache file that holds a tree but no layout hints (format 3 wrote
+ * none; a build with another LIMG_LAYOUT_HINTS_VERSION writes others):
+ * used, laid out afresh, and written again once with this build's hints.
+ */
+Test(images, cache_file_without_hints_is_used_and_rewritten_once)
+{
+	LimgImagesOptions o = with_cache();
+	LimgImagesStats st1, st2;
+	g_autofree uint8_t *img1 = NULL, *img2 = NULL;
+	g_autofree char *file = cache_file_of("a");
+	g_autofree char *key = key_of("a");
+	g_autoptr(GBytes) hints = NULL;
+	g_auto(LimgSourceId) id = { 0 };
+	LimgTree *t = NULL;
+	struct stat before, after;
+	size_t n1, n2;
+	LimgGen *g;
+
+	img1 = first_service_image(&n1, &st1);
+	/* The same tree, saved again without its hints. */
+	id.key = g_strdup(key);
+	{
+		LimgSource *src = NULL;
+		g_auto(LimgSourceId) real = { 0 };
+
+		cr_assert_eq(limg_dir_source_new(store, "a", &src), 0);
+		cr_assert_eq(limg_source_identity(src, &real), 0);
+		id.fingerprint = g_bytes_ref(real.fingerprint);
+		limg_source_free(src);
+	}
+	cr_assert_eq(limg_persist_load_layout(cache, &id, &t, &hints), 0);
+	cr_assert_not_null(hints, "the first service kept hints");
+	cr_assert_eq(limg_persist_save(cache, &id, t, NULL), 0);
+	limg_tree_free(t);
+	cr_assert_eq(stat(file, &before), 0);
+
+	im = service(&o);
+	g = get(im, "a");
+	st2 = stats(im);
+	cr_expect_eq(st2.walks, 0);
+	cr_expect_eq(st2.disk_hits, 1);
+	cr_expect_eq(st2.disk_layouts, 0, "no hints to lay out from");
+	cr_expect_eq(st2.disk_writes, 1, "written again, with hints");
+	cr_assert_eq(stat(file, &after), 0);
+	cr_expect_gt(after.st_size, before.st_size, "the hints were added");
+	img2 = whole(g, &n2);
+	cr_assert_eq(n2, n1);
+	cr_expect(memcmp(img1, img2, n1) == 0, "the same image, byte for byte");
+	limg_gen_unref(g);
+	limg_images_free(im);
+
+	im = service(&o);
+	g = get(im, "a");
+	st2 = stats(im);
+	cr_expect_eq(st2.disk_layouts, 1, "the rewritten file has them");
+	cr_expect_eq(st2.disk_writes, 0, "and is not written again");
 	limg_gen_unref(g);
 }
 

@@ -12,7 +12,7 @@
  *   16  key length                 u32
  *   20  fingerprint length         u32
  *   24  node count                 u32
- *   28  reserved                   u32   (0)
+ *   28  layout_len                 u32   (0: no layout hints)
  *   32  strings length             u64
  *   40  checksum                   32 bytes: XXH3-128 of the whole file
  *                                  with these 32 bytes zeroed, canonical
