@@ -11,7 +11,10 @@
 #include <config.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "cache/gen-read.h"
 #include "cache/images-internal.h"
@@ -397,12 +400,38 @@ verify_gen(LimgImages *im, LimgGen *g)
 		im->notify(im->notify_ctx, g->name, LIMG_IMAGE_CHANGED);
 }
 
+/*
+ * The verifier runs only on a CPU that nothing else wants (sched(7),
+ * SCHED_IDLE) and reads in the idle I/O class: it starts the moment a
+ * restarted mount serves its first image and must not delay the requests
+ * that follow (on two cores it took one from the kernel and the reader).
+ */
+static const char verifier_first_job;
+
+static void
+verifier_idle(void)
+{
+	static GPrivate done;
+	struct sched_param sp = { 0 };
+
+	if (g_private_get(&done))
+		return;
+	g_private_set(&done, GINT_TO_POINTER(1));
+	(void)sched_setscheduler(0, SCHED_IDLE, &sp);
+	(void)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0,
+	              3 << 13 /* IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT */);
+}
+
 static void
 verify_job(gpointer data, gpointer user)
 {
 	LimgGen *g = data;
 	LimgImages *im = user;
 
+	verifier_idle();
+	/* limg_images_start()'s first job: only the line above. */
+	if (data == &verifier_first_job)
+		return;
 	if (!g_atomic_int_get(&im->verify_stop))
 		verify_gen(im, g);
 	limg_gen_unref(g);
@@ -576,6 +605,8 @@ limg_images_start(LimgImages *im, GError **error)
 		g_mutex_lock(&im->lock);
 		im->verifier = pool;
 		g_mutex_unlock(&im->lock);
+		/* Idle before its first wake-up, which would preempt a request. */
+		g_thread_pool_push(pool, (gpointer)&verifier_first_job, NULL);
 	}
 	/* A budget smaller than the last run's takes effect; a crash's temporaries go. */
 	if (im->budget && limg_images_disk_usable(im))

@@ -32,7 +32,9 @@
  * Verified later. In a started service, a directory layer's tree from
  * the disk cache is served at once and its directories are checked on
  * the verifier's thread right after (one stat each: a few ms for a
- * Debian base layer), instead of before the first byte. Until then the
+ * Debian base layer), instead of before the first byte. That thread runs
+ * at SCHED_IDLE, on CPU time no request wants: on a machine busy on
+ * every core the check waits for a free moment. Until then the
  * service trusts, of the layer as it is now:
  *  - its top directory: device, inode, mtime and ctime are the file's
  *    fingerprint, compared before the tree is used (an entry added,

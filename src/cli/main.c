@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 
 #include "cli/cli.h"
@@ -59,6 +60,11 @@ int
 main(int argc, char **argv)
 {
 	raise_fd_limit();
+	/*
+	 * glibc reads the time zone file at the first gmtime_r(), which
+	 * rendering calls (ISO dates): read it now, not on a request's path.
+	 */
+	tzset();
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;
