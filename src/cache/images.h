@@ -110,7 +110,7 @@ typedef struct {
 	const char *volume_id;  /* NULL: the format's default */
 	unsigned prerender;     /* metadata blocks rendered after a precompute
 	                         * build, ready for the first read; 0: 512 */
-	unsigned handles;       /* open source files kept; 0: 256 */
+	unsigned handles;       /* open source files kept; 0: 256 (-o open_files) */
 	uint64_t tar_max;       /* most bytes a compressed tar blob may
 	                         * decompress to; 0: LIMG_TAR_DEFAULT_MAX */
 	LimgImagesReportFn report;

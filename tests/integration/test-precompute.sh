@@ -197,6 +197,23 @@ else
 fi
 limg_umount "$mnt"
 
+# ------------------------------------------------ open layer files
+# m1 has 3000 files, 2999 of them with data. The default keeps every one
+# open after a read of the image; -o open_files=N keeps N, and the image
+# reads the same either way.
+"$LIMG" render -q "$store/m1" -o "$ref/m1.iso"
+limg_mount "$store" "$mnt" -o "nocache_dir,workers=0"
+cmp -s "$mnt/m1.iso" "$ref/m1.iso" || fail "m1.iso differs from render"
+n=$(stat_of open_source_files)
+[ "$n" = 2999 ] || fail "open_source_files $n after reading m1.iso, want 2999 (every file with data)"
+limg_umount "$mnt"
+limg_mount "$store" "$mnt" -o "nocache_dir,workers=0,open_files=64"
+cmp -s "$mnt/m1.iso" "$ref/m1.iso" || fail "m1.iso differs from render with open_files=64"
+n=$(stat_of open_source_files)
+[ "$n" -le 64 ] && [ "$n" -gt 0 ] || fail "open_source_files $n with open_files=64"
+limg_umount "$mnt"
+echo "open layer files: all 2999 kept by default, at most 64 with open_files=64"
+
 # ------------------------------------------------ an unusable cache directory
 ro=$tmpdir/rocache
 mkdir -p "$ro"
