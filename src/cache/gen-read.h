@@ -80,10 +80,13 @@ typedef struct {
  * walk with its -errno. Returns 0, or -errno:
  *   -ESTALE  a source file changed since the layout (logged; the image
  *            will be laid out again),
- *   -ENOENT  the layer was removed,
+ *   -ENOENT  the layer was removed (looked at no more often than every
+ *            LIMG_PRESENT_EVERY_US per generation: until then, files
+ *            already open still give their bytes),
  *   -EIO     a metadata block could not be rendered, or a file not opened,
  *   or the first error a sink returned.
  */
+#define LIMG_PRESENT_EVERY_US 100000
 int limg_gen_read(LimgGen *g, uint64_t off, uint64_t len, const LimgReadSink *sink, void *ctx);
 
 /*

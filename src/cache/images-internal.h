@@ -69,6 +69,8 @@ struct LimgGen {
 	int64_t mtime;
 	bool verify_pending;        /* from the disk cache, not verified yet: the
 	                             * verifier's once it is the image's */
+	gint64 present_us;          /* atomic: when the source was last found
+	                             * present (gen-read.c) */
 };
 
 struct LimgImages {

@@ -1382,6 +1382,8 @@ Test(gen_read, a_removed_layer_directory_fails_the_read_with_enoent,
 
 	cr_assert_eq(limg_gen_pread(g, buf, sizeof(buf), 16 * BLK), (ssize_t)sizeof(buf));
 	th_rmtree(layer);
+	/* The layer's presence is looked at again after LIMG_PRESENT_EVERY_US. */
+	g_usleep(LIMG_PRESENT_EVERY_US + 20000);
 	cr_expect_eq(limg_gen_pread(g, buf, sizeof(buf), 16 * BLK), -ENOENT);
 	cr_expect_eq(limg_gen_pread(g, buf, sizeof(buf), 0), -ENOENT);
 	cr_expect_geq(stats().read_errors, 2);
