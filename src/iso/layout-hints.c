@@ -29,13 +29,17 @@
  * this program; they are still checked against the tree so that no
  * index, length or offset from them can take a reader out of bounds:
  * every directory's order is a permutation of its children, each block
- * start names a real record, CE areas lie in their directory's blocks
- * and name the record they continue. What is not checked is that the
- * packing is the one this build computes (that would be the work the
- * hints save); a file written by a build with another layout would
- * render a wrong image, so a change to names, order or record sizes
- * bumps LIMG_LAYOUT_HINTS_VERSION (layout.h), and the disk cache
- * rejects files of another.
+ * start names a real record, CE areas lie in their directory's blocks,
+ * one block after another, and name the record they continue. What is
+ * not checked is that the names and the packing are the ones this build
+ * computes for this tree (that would be the work the hints save). Hints
+ * carry nothing of the tree's names, sizes or xattrs: they are bound to
+ * their tree by whoever keeps them (the disk cache: one file under one
+ * checksum). Hints of another tree of the same shape are taken and give
+ * a wrong image, never an out-of-bounds access (render.c returns -EIO
+ * where records and areas disagree). A change to names, order or record
+ * sizes bumps LIMG_LAYOUT_HINTS_VERSION (layout.h), which the hints'
+ * magic carries.
  */
 #include <config.h>
 
@@ -322,9 +326,14 @@ take_dir(LimgLayout *l, const Hints *h, uint32_t di, uint32_t *bi, uint32_t *ci)
 			uint32_t off = ol & 0xFFFF, len = ol >> 16, piece = pk & 0xFFFF, ek = pk >> 16;
 			LimgCeArea *a = &l->ces[*ci];
 
-			/* Pieces 1, 2, ... of one record, in block order. */
+			/*
+			 * Pieces 1, 2, ... of one record; CE blocks 0, 1, ...
+			 * without a gap (one is started when an area does not
+			 * fit the last), so ce_blocks is bounded by the areas.
+			 */
 			if (word(e, 1) != node || ek != (uint32_t)kind || rel >= ce_blocks ||
-			    rel < prev_rel || off + len > ISO_BLOCK_SIZE || len == 0 ||
+			    (*ci == d->first_ce ? rel != 0 : rel != prev_rel && rel != prev_rel + 1) ||
+			    off + len > ISO_BLOCK_SIZE || len == 0 ||
 			    piece != (rec == prev_rec && prev_piece ? prev_piece + 1 : 1))
 				return -EBADMSG;
 			*a = (LimgCeArea){ .dir = di, .rec = rec, .node = node,
@@ -356,7 +365,12 @@ take_dir(LimgLayout *l, const Hints *h, uint32_t di, uint32_t *bi, uint32_t *ci)
 		nsec = child_sections(l, dn, k);
 	}
 	/* Every block start and every CE area was on a record. */
-	return *bi == b_end && *ci == c_end ? 0 : -EBADMSG;
+	if (*bi != b_end || *ci != c_end)
+		return -EBADMSG;
+	/* The last area lies in the last CE block, as the packing leaves it. */
+	if (n_ce && prev_rel != ce_blocks - 1)
+		return -EBADMSG;
+	return 0;
 }
 
 int

@@ -723,6 +723,47 @@ place_data(LimgLayout *l, uint32_t *cursor, LimgReport *report)
 	return 0;
 }
 
+/*
+ * Steps 2-4: identifiers and order, directories and the path table, the
+ * records and their blocks, from @hints when not NULL; *cursor is the
+ * first block after them. -EBADMSG: the hints do not fit (only then).
+ */
+static int
+lay_out_metadata(LimgLayout *l, GBytes *hints, LimgReport *report, uint32_t *cursor)
+{
+	int ret = hints ? limg_layout_hints_names(l, hints) : assign_names(l);
+
+	if (ret < 0)
+		return ret;
+	limg_arena_trim(&l->names);
+	if ((ret = order_dirs(l, report)) < 0)
+		return ret;
+	if ((ret = check_sections(l, report)) < 0)
+		return ret;
+	size_path_table(l);
+	l->l_pt_lba = ISO_FIRST_FREE_LBA;
+	l->m_pt_lba = l->l_pt_lba + l->pt_blocks;
+	*cursor = l->m_pt_lba + l->pt_blocks;
+	if (hints)
+		return limg_layout_hints_pack(l, hints, cursor);
+	if ((ret = pack_dirs(l, cursor)) < 0)
+		limg_report_error(report, "metadata would exceed 2^32 blocks; image refused");
+	return ret;
+}
+
+/* Undo lay_out_metadata() with hints that did not fit. */
+static void
+forget_metadata(LimgLayout *l)
+{
+	limg_arena_release(&l->names);
+	g_clear_pointer(&l->dirs, g_free);
+	g_clear_pointer(&l->pt, g_free);
+	g_clear_pointer(&l->blk, g_free);
+	g_clear_pointer(&l->ces, g_free);
+	l->n_dirs = l->n_blk = l->n_ce = 0;
+	l->pt_size = l->pt_blocks = 0;
+}
+
 int
 limg_layout_build(LimgTree *tree, const LimgLayoutOptions *opts, LimgReport *report,
                   LimgLayout **out)
@@ -764,34 +805,21 @@ limg_layout_build(LimgTree *tree, const LimgLayoutOptions *opts, LimgReport *rep
 	if ((ret = find_links(l, report)) < 0)
 		goto out_report;
 	find_compat(l, report);
-	/* Hints that do not fit this tree are set aside: computed afresh. */
+	/*
+	 * Hints that do not fit this tree are set aside, whichever part
+	 * fails: all of steps 2-4 are then computed afresh.
+	 */
+	ret = -EBADMSG;
 	if (opts && opts->hints) {
-		ret = limg_layout_hints_names(l, opts->hints);
-		if (ret == -ENOMEM)
-			goto out_report;
+		ret = lay_out_metadata(l, opts->hints, report, &cursor);
 		l->hinted = ret == 0;
+		if (ret == -EBADMSG)
+			forget_metadata(l);
 	}
-	if (!l->hinted && (ret = assign_names(l)) < 0)
+	if (ret == -EBADMSG)
+		ret = lay_out_metadata(l, NULL, report, &cursor);
+	if (ret < 0)
 		goto out_report;
-	limg_arena_trim(&l->names);
-	if ((ret = order_dirs(l, report)) < 0)
-		goto out_report;
-	if ((ret = check_sections(l, report)) < 0)
-		goto out_report;
-	size_path_table(l);
-	l->l_pt_lba = ISO_FIRST_FREE_LBA;
-	l->m_pt_lba = l->l_pt_lba + l->pt_blocks;
-	cursor = l->m_pt_lba + l->pt_blocks;
-	if (l->hinted) {
-		ret = limg_layout_hints_pack(l, opts->hints, &cursor);
-		if (ret == -ENOMEM)
-			goto out_report;
-		l->hinted = ret == 0;
-	}
-	if (!l->hinted && (ret = pack_dirs(l, &cursor)) < 0) {
-		limg_report_error(report, "metadata would exceed 2^32 blocks; image refused");
-		goto out_report;
-	}
 	l->meta_blocks = cursor;
 	if ((ret = place_data(l, &cursor, report)) < 0)
 		goto out_report;
