@@ -13,6 +13,8 @@
 #	fuzz-store-blobs  OCI layouts, docker-archive and oci-archive tars
 #	fuzz-tar          the tar indexer (src/source/source-tar.c)
 #	fuzz-check        the image readers of `check` (libisofs, libarchive)
+#	fuzz-layout-hints the layout's hints as the disk cache gives them back
+#	                  (src/iso/layout-hints.c)
 #
 # The sources they need (src/ but the FUSE glue, the CLI, the image
 # service but for persist.c, and the daemon's log) are compiled once with -fsanitize=fuzzer-no-link,address,undefined
@@ -87,15 +89,17 @@ mk=$out/Makefile.new
 	echo "LIB_OBJS =$(obj $lib_srcs)"
 	echo "ALL_OBJS = \$(LIB_OBJS)$(obj $common $tree $store tests/fuzz/fuzz-persist.c \
 		tests/fuzz/fuzz-bolt.c tests/fuzz/fuzz-store-meta.c tests/fuzz/fuzz-store-blobs.c \
-		tests/fuzz/fuzz-tar.c tests/fuzz/fuzz-check.c)"
-	echo "HARNESSES = fuzz-persist fuzz-bolt fuzz-store-meta fuzz-store-blobs fuzz-tar fuzz-check"
+		tests/fuzz/fuzz-tar.c tests/fuzz/fuzz-check.c tests/fuzz/fuzz-layout-hints.c)"
+	echo "HARNESSES = fuzz-persist fuzz-bolt fuzz-store-meta fuzz-store-blobs fuzz-tar fuzz-check \\"
+	echo "	fuzz-layout-hints"
 	echo "all: \$(HARNESSES)"
 	echo "obj/%.o: \$(SRC)/%.c Makefile"
 	echo "	@mkdir -p \$(@D)"
 	echo "	\$(CC) \$(CFLAGS) -MMD -MP -c \$< -o \$@"
 	echo "libfuzzsrc.a: \$(LIB_OBJS)"
 	echo "	rm -f \$@ && ar cr \$@ \$(LIB_OBJS)"
-	for h in persist:tree tar:tree check: bolt:store store-meta:store store-blobs:store; do
+	for h in persist:tree tar:tree check: bolt:store store-meta:store store-blobs:store \
+		layout-hints:; do
 		name=${h%%:*}
 		extra=${h#*:}
 		case $extra in

@@ -16,7 +16,7 @@
 #
 # POSIX sh.
 
-LIMG_FUZZ_HARNESSES="persist bolt store-meta store-blobs tar check"
+LIMG_FUZZ_HARNESSES="persist bolt store-meta store-blobs tar check layout-hints"
 
 limg_fuzz_flags() {
 	case $1 in
@@ -36,6 +36,7 @@ limg_fuzz_runs() {
 	store-meta) echo 1000 ;;
 	store-blobs) echo 2500 ;;
 	check) echo 600 ;;
+	layout-hints) echo 5000 ;;
 	*) echo 3000 ;;
 	esac
 }

@@ -26,7 +26,7 @@ py=$here/mk-seeds.py
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for h in persist bolt store-meta store-blobs tar check; do
+for h in persist bolt store-meta store-blobs tar check layout-hints; do
 	mkdir -p "$data/$h"
 done
 # clean DIR [PATTERN]: remove the seeds made here, never a regression input
@@ -107,6 +107,10 @@ strip16 "$tmp/g.iso" "$data/check/genisoimage-edge.iso16"
 SOURCE_DATE_EPOCH=1000000000 xorriso -as mkisofs -quiet -no-pad -R -o "$tmp/x.iso" "$t/deep" 2>/dev/null
 strip16 "$tmp/x.iso" "$data/check/xorriso-deep.iso16"
 
+# ---- layout-hints: the harness's own tree's hints and splices of them
+clean "$data/layout-hints"
+LIMG_FUZZ_WRITE_SEEDS=$data/layout-hints "$build/fuzz/fuzz-layout-hints" >/dev/null 2>&1
+
 # ---- bolt: databases, cut to their high-water mark (the rest is unused)
 cut_bolt() {	# cut_bolt IN OUT
 	python3 - "$1" "$2" <<'EOF'
@@ -154,7 +158,7 @@ if [ -n "$engines" ]; then
 		exit 1
 	fi
 fi
-for h in persist bolt store-meta store-blobs tar check; do
+for h in persist bolt store-meta store-blobs tar check layout-hints; do
 	printf '%-12s %3d seeds, %7d bytes\n' "$h" "$(ls "$data/$h" | wc -l)" \
 		"$(cat "$data/$h"/* | wc -c)"
 done
