@@ -198,6 +198,20 @@ xattrs_valid(const LimgTree *t, uint32_t off)
 	return true;
 }
 
+/*
+ * A name's bytes hold neither '/' nor NUL: one pass, no call per name
+ * (two memchr() calls per node were a tenth of a restart's first load).
+ */
+static bool
+name_bytes_valid(const char *name, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (name[i] == '/' || name[i] == 0)
+			return false;
+	}
+	return true;
+}
+
 static bool
 type_valid(uint32_t mode)
 {
@@ -237,7 +251,7 @@ tree_valid(const LimgTree *t)
 			return false;
 		if (i == 0 ? n->name_len != 0 || n->parent != 0 :
 		    n->name_len == 0 || n->name_len > 255 || n->parent >= i ||
-		    memchr(name, '/', n->name_len) || memchr(name, 0, n->name_len) ||
+		    !name_bytes_valid(name, n->name_len) ||
 		    (n->name_len == 1 && name[0] == '.') ||
 		    (n->name_len == 2 && name[0] == '.' && name[1] == '.'))
 			return false;
