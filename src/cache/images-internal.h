@@ -71,6 +71,7 @@ struct LimgGen {
 	                             * verifier's once it is the image's */
 	gint64 present_us;          /* atomic: when the source was last found
 	                             * present (gen-read.c) */
+	gint prerendered;           /* atomic: blocks limg_gen_prerender() took */
 };
 
 struct LimgImages {

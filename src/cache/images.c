@@ -379,6 +379,27 @@ plan_skip_zero(void *ctx, uint64_t len)
 	return 0;
 }
 
+void
+limg_gen_prerender(LimgGen *g, uint32_t blocks)
+{
+	static const LimgPlanSink warm = { .meta = prerender_meta, .data = plan_skip_data,
+	                                   .zero = plan_skip_zero };
+	LimgImages *im = g->im;
+	uint32_t n = MIN(limg_gen_meta_blocks(g), MIN(blocks, im->opts.prerender));
+	uint32_t bs = limg_gen_block_size(g);
+	gint done;
+
+	/* Blocks [done, n): the first caller of a larger count renders the rest. */
+	do {
+		done = g_atomic_int_get(&g->prerendered);
+		if ((uint32_t)done >= n)
+			return;
+	} while (!g_atomic_int_compare_and_exchange(&g->prerendered, done, (gint)n));
+	/* The system area is zeros, never rendered; data is not read here. */
+	(void)limg_plan_read(im->fmt, g->layout, (uint64_t)done * bs, (uint64_t)(n - done) * bs,
+	                     &warm, g);
+}
+
 /* ------------------------------------------------------------ the verifier */
 
 /*
@@ -486,18 +507,10 @@ precompute_build(void *ctx, const char *name, uint32_t settle_ms, int64_t *retry
 		         limg_gen_entries(g), ps.delayed, secs > 0 ? entries / secs : 0.0);
 	}
 	/*
-	 * Ready means ready to serve: render the first metadata blocks (what
-	 * a guest reads to mount the image) into the block cache now, so the
-	 * first read at container start is only copies.
+	 * Ready means ready to serve: the first metadata blocks rendered, so
+	 * the first read at container start is only copies.
 	 */
-	{
-		static const LimgPlanSink warm = { .meta = prerender_meta, .data = plan_skip_data,
-		                                   .zero = plan_skip_zero };
-		uint64_t n = MIN(limg_gen_meta_blocks(g), im->opts.prerender);
-
-		/* The system area is zeros, never rendered; data is not read here. */
-		(void)limg_plan_read(im->fmt, g->layout, 0, n * limg_gen_block_size(g), &warm, g);
-	}
+	limg_gen_prerender(g, UINT32_MAX);
 	limg_gen_unref(g);
 	return LIMG_BUILD_DONE;
 }

@@ -220,4 +220,14 @@ int limg_gen_present(LimgGen *g);
  */
 GBytes *limg_gen_block(LimgGen *g, uint32_t block);
 
+/*
+ * Render the first @blocks metadata blocks of @g (at most the options'
+ * prerender: what a guest reads to mount the image) into the block
+ * cache, each once per generation: what an earlier call rendered is not
+ * rendered again. Precomputation does it when an image is ready; the
+ * mount after the reply to a lookup, for the blocks of a first read,
+ * while the kernel and the reader go on to the open.
+ */
+void limg_gen_prerender(LimgGen *g, uint32_t blocks);
+
 #endif /* LIMG_IMAGES_H */

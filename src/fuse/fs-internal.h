@@ -89,10 +89,12 @@ void limg_root_free(LimgRoot *r);
 
 /*
  * Look @name up in directory @parent: fills @e (attributes, ino) and
- * counts one kernel reference. 0 or -errno (-ENOENT, -ENOTDIR, -EIO).
+ * counts one kernel reference; *gen (when not NULL) is the image's
+ * generation for an image, else NULL (a reference: the caller's).
+ * 0 or -errno (-ENOENT, -ENOTDIR, -EIO).
  */
 int limg_root_lookup(LimgFs *fs, fuse_ino_t parent, const char *name,
-                     struct fuse_entry_param *e);
+                     struct fuse_entry_param *e, LimgGen **gen);
 
 /* The kernel dropped @n references to @ino. */
 void limg_root_forget(LimgFs *fs, fuse_ino_t ino, uint64_t n);

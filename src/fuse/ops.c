@@ -26,20 +26,36 @@ reply_errno(int err)
 	}
 }
 
+/* The kernel's first readahead of an image: 256 KiB (2 KiB blocks). */
+#define LOOKUP_PRERENDER 128
+
 /* Valid replies: fuse_reply_entry, fuse_reply_err */
 void
 limg_fuse_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	LimgFs *fs = LIMG_FS(req);
 	struct fuse_entry_param e;
+	LimgGen *g = NULL;
 	int ret;
 
 	limg_tune_after_init(fs);
-	ret = limg_root_lookup(fs, parent, name, &e);
-	if (ret < 0)
+	ret = limg_root_lookup(fs, parent, name, &e, &g);
+	if (ret < 0) {
 		fuse_reply_err(req, reply_errno(ret));
-	else
-		fuse_reply_entry(req, &e);
+		return;
+	}
+	fuse_reply_entry(req, &e);
+	/*
+	 * An image laid out for this lookup (no precomputation, or not yet)
+	 * has nothing rendered: its first read, one round trip away, would
+	 * render the blocks a guest reads first. Render them now, after the
+	 * reply, while the kernel and the reader go on to the open (once
+	 * per generation; a precomputed one has them already).
+	 */
+	if (g) {
+		limg_gen_prerender(g, LOOKUP_PRERENDER);
+		limg_gen_unref(g);
+	}
 }
 
 /* Valid replies: fuse_reply_none */

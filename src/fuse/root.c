@@ -360,7 +360,8 @@ child_path(const char *parent, const char *name)
 }
 
 int
-limg_root_lookup(LimgFs *fs, fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
+limg_root_lookup(LimgFs *fs, fuse_ino_t parent, const char *name, struct fuse_entry_param *e,
+                 LimgGen **gen)
 {
 	g_autofree char *ppath = path_of(fs, parent);
 	g_autofree char *path = NULL;
@@ -406,11 +407,15 @@ limg_root_lookup(LimgFs *fs, fuse_ino_t parent, const char *name, struct fuse_en
 
 		e->generation = digest ? digest : 1;
 	}
-	limg_gen_unref(g);
 	if (ret < 0) {
+		limg_gen_unref(g);
 		limg_root_forget(fs, ino, 1);
 		return ret;
 	}
+	if (gen)
+		*gen = g;
+	else
+		limg_gen_unref(g);
 	e->ino = ino;
 	return 0;
 }

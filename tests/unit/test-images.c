@@ -1004,6 +1004,28 @@ Test(images, prerender_puts_the_first_blocks_in_the_cache)
 	limg_gen_unref(g);
 }
 
+/* What the mount does after a lookup: only blocks not rendered before. */
+Test(images, prerender_of_a_generation_renders_each_block_once)
+{
+	LimgImagesOptions o = { .workers = 0, .prerender = 20 };
+	LimgImagesStats st;
+	LimgGen *g;
+
+	im = service(&o);
+	g = get(im, "a");
+	cr_assert_geq(limg_gen_meta_blocks(g), 20, "the layer has 20 blocks of metadata");
+	cr_expect_eq(stats(im).meta_rendered, 0, "nothing rendered by the layout");
+	limg_gen_prerender(g, 18);
+	cr_expect_eq(stats(im).meta_rendered, 2, "blocks 16 and 17");
+	limg_gen_prerender(g, 18);
+	cr_expect_eq(stats(im).meta_rendered, 2, "not again");
+	limg_gen_prerender(g, UINT32_MAX);
+	st = stats(im);
+	cr_expect_eq(st.meta_rendered, 4, "18 and 19: at most the options' prerender");
+	cr_expect_eq(st.blocks.blocks, 4);
+	limg_gen_unref(g);
+}
+
 Test(images, prerender_default_renders_all_the_metadata_of_a_small_layer)
 {
 	LimgImagesOptions o = { .workers = 1 };
