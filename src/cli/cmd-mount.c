@@ -8,6 +8,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +291,38 @@ default_open_files(void)
 	return (unsigned)CLAMP(rl.rlim_cur / 4, 256, 16384);
 }
 
+/*
+ * Grow the fd table now to hold @files more, while this process has one
+ * thread: the kernel grows it by doubling as fds are opened, and in a
+ * process of several threads each growth waits for an RCU grace period
+ * (expand_fdtable(): synchronize_rcu()). Six of them, from 256 to 16384
+ * fds, took about 50 ms from the first read of a base layer's image,
+ * 1.2 GB/s against 1.6 with 256 files kept. A dup2() to the last fd it
+ * needs grows it once; the table never shrinks.
+ */
+static void
+reserve_fd_table(unsigned files)
+{
+	struct rlimit rl;
+	long want = (long)files + 1024;
+	int src, fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)want >= rl.rlim_cur)
+		want = (long)rl.rlim_cur - 1;
+	if (want <= 1024)
+		return;
+	src = fcntl(STDERR_FILENO, F_GETFD) >= 0 ? STDERR_FILENO :
+	      open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return;
+	fd = dup2(src, (int)want);
+	if (fd >= 0)
+		close(fd);
+	if (src != STDERR_FILENO)
+		close(src);
+}
+
 int
 limg_cmd_mount(int argc, char **argv)
 {
@@ -378,6 +411,7 @@ limg_cmd_mount(int argc, char **argv)
 	iopts.settle_ms = conf.settle;
 	iopts.progress = opts.foreground;
 	iopts.handles = conf.open_files ? conf.open_files : default_open_files();
+	reserve_fd_table(iopts.handles);
 	if (conf.cache_mem && !(iopts.cache_mem = limg_parse_size(conf.cache_mem))) {
 		fprintf(stderr, PROG ": cache_mem=%s: expected a size like 64M\n", conf.cache_mem);
 		limg_store_free(store);
