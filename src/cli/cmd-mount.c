@@ -298,13 +298,15 @@ default_open_files(void)
  * (expand_fdtable(): synchronize_rcu()). Six of them, from 256 to 16384
  * fds, took about 50 ms from the first read of a base layer's image,
  * 1.2 GB/s against 1.6 with 256 files kept. A dup2() to the last fd it
- * needs grows it once; the table never shrinks.
+ * needs (at most 65536: 512 KiB of table) grows it once; the table never
+ * shrinks.
  */
 static void
 reserve_fd_table(unsigned files)
 {
 	struct rlimit rl;
-	long want = (long)files + 1024;
+	/* A larger -o open_files grows past this later, as before. */
+	long want = MIN((long)files + 1024, 65536L);
 	int src, fd;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
