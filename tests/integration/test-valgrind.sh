@@ -5,7 +5,8 @@
 # test in its own process, each a valgrind start of about 1.2 s: two at
 # a time (-j2) halve the wall time on the 2 cores the suite runs on.
 #
-# Which tests: the engine's (src/iso, src/tree: names .. overlay) and
+# Which tests: the engine's (src/iso, src/tree: names .. overlay, the
+# layout hints included: their bytes go to the disk cache) and
 # those of the code whose bytes leave the process or come back into it
 # (persist: the disk-cache files, padding included; blockcache and
 # gen-read: the bytes readers get), about 6 minutes of CPU. The service's
@@ -20,7 +21,7 @@
 [ "${LIMG_SANITIZERS:-no}" = yes ] && skip "sanitizer build: ASan and valgrind do not mix"
 requires valgrind
 status=0
-tests="names rrip layout render tree builder overlay persist blockcache gen-read"
+tests="names rrip layout layout-hints render tree builder overlay persist blockcache gen-read"
 [ "${LIMG_VALGRIND_ALL:-0}" = 1 ] &&
 	tests="$tests source source-tar handles budget precompute store store-blobs bolt images"
 for t in $tests; do
