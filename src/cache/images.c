@@ -11,16 +11,14 @@
 #include <config.h>
 
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "cache/gen-read.h"
 #include "cache/images-internal.h"
 #include "cache/persist.h"
 #include "util/escape.h"
 #include "util/log.h"
+#include "util/prio.h"
 
 #define DEFAULT_PRERENDER 512      /* 1 MiB of metadata per image */
 #define DEFAULT_HANDLES 256
@@ -421,27 +419,8 @@ verify_gen(LimgImages *im, LimgGen *g)
 		im->notify(im->notify_ctx, g->name, LIMG_IMAGE_CHANGED);
 }
 
-/*
- * The verifier runs only on a CPU that nothing else wants (sched(7),
- * SCHED_IDLE) and reads in the idle I/O class: it starts the moment a
- * restarted mount serves its first image and must not delay the requests
- * that follow (on two cores it took one from the kernel and the reader).
- */
+/* limg_images_start()'s first job for the verifier: see verify_job(). */
 static const char verifier_first_job;
-
-static void
-verifier_idle(void)
-{
-	static GPrivate done;
-	struct sched_param sp = { 0 };
-
-	if (g_private_get(&done))
-		return;
-	g_private_set(&done, GINT_TO_POINTER(1));
-	(void)sched_setscheduler(0, SCHED_IDLE, &sp);
-	(void)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0,
-	              3 << 13 /* IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT */);
-}
 
 static void
 verify_job(gpointer data, gpointer user)
@@ -449,8 +428,14 @@ verify_job(gpointer data, gpointer user)
 	LimgGen *g = data;
 	LimgImages *im = user;
 
-	verifier_idle();
-	/* limg_images_start()'s first job: only the line above. */
+	/*
+	 * The verifier runs only on a CPU that nothing else wants
+	 * (SCHED_IDLE, prio.h): it starts the moment a restarted mount
+	 * serves its first image and must not delay the requests that
+	 * follow (on two cores it took one from the kernel and the reader).
+	 * limg_images_start()'s first job does only this.
+	 */
+	limg_thread_background(true);
 	if (data == &verifier_first_job)
 		return;
 	if (!g_atomic_int_get(&im->verify_stop))

@@ -10,16 +10,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cache/precompute.h"
-
-/* ioprio_set(2): idle class for the workers' reads. */
-#define IOPRIO_CLASS_IDLE 3
-#define IOPRIO_CLASS_SHIFT 13
-#define IOPRIO_WHO_PROCESS 1
+#include "util/prio.h"
 
 typedef struct {
 	char *name;
@@ -56,19 +50,6 @@ wake(LimgPrecompute *p)
 }
 
 static void
-lower_priority(void)
-{
-	static GPrivate done;
-
-	if (g_private_get(&done))
-		return;
-	g_private_set(&done, GINT_TO_POINTER(1));
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-	syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, (int)syscall(SYS_gettid),
-	        IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
-}
-
-static void
 worker(gpointer data, gpointer user)
 {
 	LimgPrecompute *p = user;
@@ -76,7 +57,8 @@ worker(gpointer data, gpointer user)
 	int64_t retry_at = 0;
 	LimgBuildResult r;
 
-	lower_priority();
+	/* Nice 10, idle I/O: layouts still progress under load (prio.h). */
+	limg_thread_background(false);
 	g_mutex_lock(&p->lock);
 	p->st.queued--;
 	if (p->stopping) {
