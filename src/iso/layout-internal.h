@@ -144,8 +144,8 @@ limg_dr_fixed(uint32_t id_len)
  * layout-hints.c: take step 2 (identifiers and order; before the
  * directories are numbered) and step 4 (blocks, CE areas and directory
  * LBAs from *cursor, which is advanced) from @hints. 0; -EBADMSG when
- * they do not fit the tree (nothing of them is kept: compute the step);
- * -ENOMEM.
+ * they do not fit the tree (limg_layout_build() then undoes steps 2-4
+ * and computes them all); -ENOMEM.
  */
 int limg_layout_hints_names(LimgLayout *l, GBytes *hints);
 int limg_layout_hints_pack(LimgLayout *l, GBytes *hints, uint32_t *cursor);

@@ -93,7 +93,8 @@ int limg_layout_segment(const LimgLayout *l, uint64_t off, LimgSegment *seg);
  * same tree, limg_layout_build() skips naming, sorting and measuring:
  * the rest of a layout is a few linear passes (layout-hints.c says what
  * is checked). A change to the layout's names, order or record sizes
- * must bump LIMG_LAYOUT_HINTS_VERSION, which the disk cache keys on.
+ * must bump LIMG_LAYOUT_HINTS_VERSION: the hints carry it in their magic,
+ * so those of another version are set aside.
  */
 #define LIMG_LAYOUT_HINTS_VERSION 1
 GBytes *limg_layout_hints(const LimgLayout *l);
