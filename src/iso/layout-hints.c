@@ -265,15 +265,6 @@ limg_layout_hints_names(LimgLayout *l, GBytes *bytes)
 	return 0;
 }
 
-/* Sections of the child at sorted position @k of @dn (1 but for big files). */
-static uint32_t
-child_sections(const LimgLayout *l, const LimgNode *dn, uint32_t k)
-{
-	const LimgNode *cn = &l->tree->nodes[l->order[dn->first_child + k]];
-
-	return S_ISREG(cn->mode) ? limg_sections(cn->size) : 1;
-}
-
 /*
  * Directory @di's block starts and CE areas from @h (at *bi and *ci),
  * checked record by record against the tree. 0 or -EBADMSG.
@@ -282,11 +273,10 @@ static int
 take_dir(LimgLayout *l, const Hints *h, uint32_t di, uint32_t *bi, uint32_t *ci)
 {
 	LimgDirInfo *d = &l->dirs[di];
-	const LimgNode *dn = &l->tree->nodes[d->node];
 	uint32_t blocks = word(h->dirs, 3 * di), ce_blocks = word(h->dirs, 3 * di + 1);
 	uint32_t n_ce = word(h->dirs, 3 * di + 2);
-	uint32_t rec = 0, k = 0, s = 0, nsec = 0, b_end, c_end;
-	uint32_t prev_rel = 0, prev_rec = 0, prev_piece = 0;
+	uint32_t b_end, c_end, prev_rel = 0, prev_rec = 0, prev_piece = 0;
+	LimgRecCursor c = { .kind = REC_DOT };
 
 	if (blocks == 0 || blocks > h->n_blk - *bi || n_ce > h->n_ce - *ci ||
 	    (n_ce == 0) != (ce_blocks == 0))
@@ -298,73 +288,43 @@ take_dir(LimgLayout *l, const Hints *h, uint32_t di, uint32_t *bi, uint32_t *ci)
 	d->n_ce = n_ce;
 	b_end = *bi + blocks;
 	c_end = *ci + n_ce;
-	/* Block 0 starts at ".". */
-	if (word(h->blk, 3 * *bi) != 0 || word(h->blk, 3 * *bi + 1) != 0 ||
-	    word(h->blk, 3 * *bi + 2) != 0)
-		return -EBADMSG;
-	l->blk[(*bi)++] = (LimgBlockStart){ 0, 0, 0 };
-	/*
-	 * Walk the records ".", "..", then each section of each child in
-	 * order; every later block start and every CE area must fall on one.
-	 */
-	for (;;) {
-		int kind = rec == 0 ? REC_DOT : rec == 1 ? REC_DOTDOT : REC_ENTRY;
-		uint32_t node = kind == REC_DOT ? d->node : kind == REC_DOTDOT ? dn->parent :
-		                l->order[dn->first_child + k];
+	/* Every block start and every CE area must fall on a record. */
+	do {
+		uint32_t node = limg_rec_node(l, d, &c);
 
-		if (rec > 0 && *bi < b_end && word(h->blk, 3 * *bi) == rec) {
-			if (word(h->blk, 3 * *bi + 1) != (kind == REC_ENTRY ? k : 0) ||
-			    word(h->blk, 3 * *bi + 2) != (kind == REC_ENTRY ? s : 0))
+		/* Block 0 starts at "."; the record a later one starts at. */
+		if (c.rec == 0 || (*bi < b_end && word(h->blk, 3 * *bi) == c.rec)) {
+			if (*bi == b_end || word(h->blk, 3 * *bi) != c.rec ||
+			    word(h->blk, 3 * *bi + 1) != c.child ||
+			    word(h->blk, 3 * *bi + 2) != c.section)
 				return -EBADMSG;
-			l->blk[*bi] = (LimgBlockStart){ rec, kind == REC_ENTRY ? k : 0,
-			                                kind == REC_ENTRY ? s : 0 };
-			(*bi)++;
+			l->blk[(*bi)++] = (LimgBlockStart){ c.rec, c.child, c.section };
 		}
-		while (*ci < c_end && word(h->ces, 5 * *ci) == rec) {
+		while (*ci < c_end && word(h->ces, 5 * *ci) == c.rec) {
 			const uint8_t *e = h->ces + 20ull * *ci;
 			uint32_t rel = word(e, 2), ol = word(e, 3), pk = word(e, 4);
 			uint32_t off = ol & 0xFFFF, len = ol >> 16, piece = pk & 0xFFFF, ek = pk >> 16;
-			LimgCeArea *a = &l->ces[*ci];
 
 			/*
 			 * Pieces 1, 2, ... of one record; CE blocks 0, 1, ...
 			 * without a gap (one is started when an area does not
 			 * fit the last), so ce_blocks is bounded by the areas.
 			 */
-			if (word(e, 1) != node || ek != (uint32_t)kind || rel >= ce_blocks ||
+			if (word(e, 1) != node || ek != (uint32_t)c.kind || rel >= ce_blocks ||
 			    (*ci == d->first_ce ? rel != 0 : rel != prev_rel && rel != prev_rel + 1) ||
 			    off + len > ISO_BLOCK_SIZE || len == 0 ||
-			    piece != (rec == prev_rec && prev_piece ? prev_piece + 1 : 1))
+			    piece != (c.rec == prev_rec && prev_piece ? prev_piece + 1 : 1))
 				return -EBADMSG;
-			*a = (LimgCeArea){ .dir = di, .rec = rec, .node = node,
-			                   .lba = d->lba + blocks + rel, .off = (uint16_t)off,
-			                   .len = (uint16_t)len, .piece = (uint16_t)piece,
-			                   .kind = (uint8_t)kind };
+			l->ces[(*ci)++] = (LimgCeArea){ .dir = di, .rec = c.rec, .node = node,
+			                                .lba = d->lba + blocks + rel,
+			                                .off = (uint16_t)off, .len = (uint16_t)len,
+			                                .piece = (uint16_t)piece,
+			                                .kind = (uint8_t)c.kind };
 			prev_rel = rel;
-			prev_rec = rec;
+			prev_rec = c.rec;
 			prev_piece = piece;
-			(*ci)++;
 		}
-		/* Next record. */
-		rec++;
-		if (kind == REC_DOT)
-			continue;
-		if (kind == REC_DOTDOT) {
-			if (dn->nchildren == 0)
-				break;
-			k = 0;
-			s = 0;
-			nsec = child_sections(l, dn, 0);
-			continue;
-		}
-		if (++s < nsec)
-			continue;
-		if (++k == dn->nchildren)
-			break;
-		s = 0;
-		nsec = child_sections(l, dn, k);
-	}
-	/* Every block start and every CE area was on a record. */
+	} while (limg_rec_next(l, d, &c));
 	if (*bi != b_end || *ci != c_end)
 		return -EBADMSG;
 	/* The last area lies in the last CE block, as the packing leaves it. */

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "iso/ecma119.h"
 #include "iso/layout.h"
@@ -138,6 +139,61 @@ static inline uint32_t
 limg_dr_fixed(uint32_t id_len)
 {
 	return ISO_DR_FIXED + id_len + ((id_len & 1) ? 0 : 1);
+}
+
+/*
+ * The records of a directory in order: ".", "..", then each section of
+ * each child in sorted order. Render replays a block from its
+ * LimgBlockStart with it; the hints are checked record by record with it.
+ * limg_rec_next() gives false after the last record.
+ */
+typedef struct {
+	int kind;
+	uint32_t rec;
+	uint32_t child;
+	uint32_t section;
+} LimgRecCursor;
+
+static inline uint32_t
+limg_rec_node(const LimgLayout *l, const LimgDirInfo *d, const LimgRecCursor *c)
+{
+	const LimgNode *dn = &l->tree->nodes[d->node];
+
+	switch (c->kind) {
+	case REC_DOT:
+		return d->node;
+	case REC_DOTDOT:
+		return dn->parent;
+	default:
+		return l->order[dn->first_child + c->child];
+	}
+}
+
+static inline bool
+limg_rec_next(const LimgLayout *l, const LimgDirInfo *d, LimgRecCursor *c)
+{
+	const LimgNode *dn = &l->tree->nodes[d->node];
+
+	c->rec++;
+	if (c->kind == REC_DOT) {
+		c->kind = REC_DOTDOT;
+		return true;
+	}
+	if (c->kind == REC_DOTDOT) {
+		c->kind = REC_ENTRY;
+		c->child = 0;
+		c->section = 0;
+		return dn->nchildren > 0;
+	}
+	{
+		const LimgNode *cn = &l->tree->nodes[l->order[dn->first_child + c->child]];
+		uint32_t nsec = S_ISREG(cn->mode) ? limg_sections(cn->size) : 1;
+
+		if (++c->section < nsec)
+			return true;
+	}
+	c->section = 0;
+	return ++c->child < dn->nchildren;
 }
 
 /*

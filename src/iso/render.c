@@ -18,55 +18,6 @@
 #include "iso/rrip.h"
 #include "util/search.h"
 
-typedef struct {
-	int kind;
-	uint32_t rec;
-	uint32_t child;
-	uint32_t section;
-} RecCursor;
-
-static uint32_t
-cursor_node(const LimgLayout *l, const LimgDirInfo *d, const RecCursor *c)
-{
-	const LimgNode *dn = &l->tree->nodes[d->node];
-
-	switch (c->kind) {
-	case REC_DOT:
-		return d->node;
-	case REC_DOTDOT:
-		return dn->parent;
-	default:
-		return l->order[dn->first_child + c->child];
-	}
-}
-
-static bool
-cursor_next(const LimgLayout *l, const LimgDirInfo *d, RecCursor *c)
-{
-	const LimgNode *dn = &l->tree->nodes[d->node];
-
-	c->rec++;
-	if (c->kind == REC_DOT) {
-		c->kind = REC_DOTDOT;
-		return true;
-	}
-	if (c->kind == REC_DOTDOT) {
-		c->kind = REC_ENTRY;
-		c->child = 0;
-		c->section = 0;
-		return dn->nchildren > 0;
-	}
-	{
-		const LimgNode *cn = &l->tree->nodes[l->order[dn->first_child + c->child]];
-		uint32_t nsec = S_ISREG(cn->mode) ? limg_sections(cn->size) : 1;
-
-		if (++c->section < nsec)
-			return true;
-	}
-	c->section = 0;
-	return ++c->child < dn->nchildren;
-}
-
 /*
  * The first continuation area of record @rec of @d, or NULL: a layout
  * taken from hints (layout-hints.c) that were not this build's own.
@@ -134,7 +85,7 @@ render_dir_block(const LimgLayout *l, uint32_t di, uint32_t k, uint8_t *buf)
 {
 	const LimgDirInfo *d = &l->dirs[di];
 	const LimgBlockStart *b = &l->blk[d->first_blk + k];
-	RecCursor c = { .rec = b->rec, .child = b->child, .section = b->section };
+	LimgRecCursor c = { .rec = b->rec, .child = b->child, .section = b->section };
 	uint32_t used = 0;
 	LimgSusp s;
 	int ret = 0;
@@ -142,7 +93,7 @@ render_dir_block(const LimgLayout *l, uint32_t di, uint32_t k, uint8_t *buf)
 	c.kind = b->rec == 0 ? REC_DOT : b->rec == 1 ? REC_DOTDOT : REC_ENTRY;
 	limg_susp_init(&s);
 	do {
-		uint32_t node = cursor_node(l, d, &c), idlen, fixed, len, blen;
+		uint32_t node = limg_rec_node(l, d, &c), idlen, fixed, len, blen;
 		const uint8_t *bytes;
 		const char *id;
 		LimgSuspPiece p;
@@ -169,7 +120,7 @@ render_dir_block(const LimgLayout *l, uint32_t di, uint32_t k, uint8_t *buf)
 			limg_susp_put_ce(buf + used + fixed + blen, a->lba, a->off, a->len);
 		}
 		used += len;
-	} while (cursor_next(l, d, &c));
+	} while (limg_rec_next(l, d, &c));
 	limg_susp_release(&s);
 	return ret;
 }
