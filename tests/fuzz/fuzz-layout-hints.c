@@ -3,10 +3,10 @@
  * the disk cache hands them back: bytes that passed a checksum, for a
  * tree they may not fit.
  *
- * One fixed tree, made here in memory (three blocks of root records,
- * continuation chains from long names, targets and xattrs, names that
- * mangle alike, a hard link, devices, files of more than 4 GiB), laid
- * out once without hints: the reference, and its hints. Each input is
+ * One fixed tree, made with the tree builder (tree/builder.h): three
+ * blocks of root records, continuation chains from long names, targets
+ * and xattrs, names that mangle alike, a hard link, devices, files of
+ * more than 4 GiB. It is laid out once without hints: the reference, and its hints. Each input is
  * hints for that tree:
  *
  *   SPLICE_MAX bytes or more   the hints themselves;
@@ -39,6 +39,7 @@
 #include "fuzz-common.h"
 #include "iso/layout.h"
 #include "iso/render.h"
+#include "tree/builder.h"
 
 #define SPLICE_MAX 64
 /* Bounds the work per input: hints may claim many blocks. */
@@ -51,79 +52,61 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* ------------------------------------------------------------ the tree */
 
+static void
+must(int ret, const char *what)
+{
+	if (ret < 0) {
+		fprintf(stderr, "fuzz: %s: %s\n", what, g_strerror(-ret));
+		abort();
+	}
+}
+
+/* A tree in the making: the builder of tree/builder.h and the next inode. */
 typedef struct {
-	char *path;            /* relative; parents listed before */
-	LimgNode node;
-	size_t target_len;     /* symlinks: a target of this many bytes */
-	uint32_t n_xattrs;
-	uint32_t xattr_len;
-	uint32_t idx;          /* node index, the same in every build */
-} Ent;
+	LimgTreeBuilder *b;
+	uint64_t ino;
+} Mk;
 
-static GPtrArray *ents;        /* Ent *, in the order added */
-static GHashTable *kids;       /* parent path -> GPtrArray of Ent *, sorted by name */
-static uint64_t next_ino = 100;
-
-static Ent *
-ent(const char *path, uint32_t mode, uint64_t size)
+static LimgBuilderEntry *
+put(Mk *m, const char *path, uint32_t mode, uint64_t size)
 {
-	Ent *e = g_new0(Ent, 1);
+	LimgNode n = { .mode = mode, .nlink = S_ISDIR(mode) ? 2 : 1, .size = size,
+	               .ino = m->ino++, .dev = 42, .mtime.sec = 1000000000,
+	               .ctime.sec = 1000000000 };
+	g_autofree char *target = NULL;
+	LimgBuilderEntry *e = NULL;
 
-	e->path = g_strdup(path);
-	e->node.mode = mode;
-	e->node.nlink = S_ISDIR(mode) ? 2 : 1;
-	e->node.size = size;
-	e->node.ino = next_ino++;
-	e->node.dev = 42;
-	e->node.mtime.sec = 1000000000;
-	e->node.ctime.sec = 1000000000;
-	g_ptr_array_add(ents, e);
+	if (S_ISLNK(mode)) {
+		target = g_malloc(size);
+		/* components of 1..300 bytes: SL splits those past 255 */
+		for (size_t k = 0; k < size; k++)
+			target[k] = k % 301 == 300 ? '/' : (char)('A' + k % 26);
+	}
+	must(limg_tree_builder_put(m->b, path, strlen(path), &n, target, target ? size : 0, &e),
+	     path);
 	return e;
 }
 
-static Ent *
-dir(const char *path)
+static void
+put_xattrs(LimgBuilderEntry *e, uint32_t n, uint32_t len)
 {
-	return ent(path, S_IFDIR | 0755, 0);
+	for (uint32_t i = 0; i < n; i++) {
+		g_autofree char *name = g_strdup_printf("user.k%u", i);
+		g_autofree uint8_t *value = g_malloc(len);
+
+		for (uint32_t k = 0; k < len; k++)
+			value[k] = (uint8_t)(i * 31 + k * 7);
+		limg_builder_entry_set_xattr(e, name, value, len);
+	}
 }
 
-static Ent *
-file(const char *path, uint64_t size)
+static void
+put_dev(Mk *m, const char *path, uint32_t type, uint32_t major, uint32_t minor)
 {
-	return ent(path, S_IFREG | 0644, size);
-}
+	LimgNode *n = limg_builder_entry_node(put(m, path, type | 0600, 0));
 
-static Ent *
-symlink_of(const char *path, size_t target_len)
-{
-	Ent *e = ent(path, S_IFLNK | 0777, target_len);
-
-	e->target_len = target_len;
-	return e;
-}
-
-static Ent *
-dev(const char *path, uint32_t type, uint32_t major, uint32_t minor)
-{
-	Ent *e = ent(path, type | 0600, 0);
-
-	e->node.rdev_major = major;
-	e->node.rdev_minor = minor;
-	return e;
-}
-
-static const char *
-base_name(const Ent *e)
-{
-	const char *s = strrchr(e->path, '/');
-
-	return s ? s + 1 : e->path;
-}
-
-static int
-cmp_name(gconstpointer a, gconstpointer b)
-{
-	return strcmp(base_name(*(Ent *const *)a), base_name(*(Ent *const *)b));
+	n->rdev_major = major;
+	n->rdev_minor = minor;
 }
 
 /* A name of @len bytes starting with @prefix (no '/'). Caller frees. */
@@ -139,159 +122,52 @@ long_name(const char *prefix, size_t len)
 	return s;
 }
 
-/* Describe the tree, once. */
-static void
-describe(void)
-{
-	g_autofree char *n240 = long_name("sub/", 240);
-	g_autofree char *n250 = long_name("", 250);
-	char name[64];
-	Ent *x, *f;
-
-	ents = g_ptr_array_new();
-	dir("");
-	/* 40 records past "." and "..": the root takes three blocks */
-	for (int i = 0; i < 40; i++) {
-		snprintf(name, sizeof(name), "file-%02d.txt", i);
-		f = file(name, (uint64_t)i * 100);
-		if (i == 3) {
-			f->n_xattrs = 2;
-			f->xattr_len = 300;
-		}
-	}
-	/* names that mangle alike: the uniquifying path */
-	file("a.b.c", 1);
-	file("a_b.c", 1);
-	file("Foo", 1);
-	file("foo", 1);
-	file("FOO", 1);
-	/* continuation chains: SL of 600 and 2500 bytes, NM of 250 */
-	symlink_of("link1", 600);
-	symlink_of("link2", 2500);
-	symlink_of(n250, 40);
-	/* multi-extent: 2 and 3 sections */
-	file("big", 5ull << 30);
-	file("huge", (10ull << 30) + 1);
-	x = dir("sub");
-	x->n_xattrs = 1;
-	x->xattr_len = 2500;
-	file(n240, 7);
-	f = file("sub/x", 9);
-	/* a hard link: same inode, nlink 2 */
-	x = file("sub/y", 9);
-	x->node.ino = f->node.ino;
-	x->node.nlink = f->node.nlink = 2;
-	dev("sub/null", S_IFCHR, 1, 3);
-	dev("sub/wide", S_IFBLK, 300, 70000);
-	ent("sub/fifo", S_IFIFO | 0644, 0);
-	ent("sub/sock", S_IFSOCK | 0755, 0);
-	dir("deep");
-	dir("deep/d1");
-	dir("deep/d1/d2");
-	file("deep/d1/d2/leaf", 3);
-
-	kids = g_hash_table_new(g_str_hash, g_str_equal);
-	for (guint i = 1; i < ents->len; i++) {
-		Ent *e = ents->pdata[i];
-		const char *slash = strrchr(e->path, '/');
-		char *parent = slash ? g_strndup(e->path, (gsize)(slash - e->path)) : g_strdup("");
-		GPtrArray *list = g_hash_table_lookup(kids, parent);
-
-		if (!list) {
-			list = g_ptr_array_new();
-			g_hash_table_insert(kids, parent, list);
-		} else {
-			g_free(parent);
-		}
-		g_ptr_array_add(list, e);
-	}
-}
-
-static void
-sort_kids(gpointer key, gpointer value, gpointer data)
-{
-	g_ptr_array_sort(value, cmp_name);
-}
-
-static void
-must(int ret, const char *what)
-{
-	if (ret < 0) {
-		fprintf(stderr, "fuzz: %s: %s\n", what, g_strerror(-ret));
-		abort();
-	}
-}
-
-static void
-set_xattrs(LimgTree *t, const Ent *e)
-{
-	char *names[4];
-	uint8_t *values[4];
-	uint32_t lens[4];
-
-	g_assert(e->n_xattrs <= 4);
-	for (uint32_t i = 0; i < e->n_xattrs; i++) {
-		names[i] = g_strdup_printf("user.k%u", i);
-		values[i] = g_malloc(e->xattr_len);
-		for (uint32_t k = 0; k < e->xattr_len; k++)
-			values[i][k] = (uint8_t)(i * 31 + k * 7);
-		lens[i] = e->xattr_len;
-	}
-	must(limg_tree_set_xattrs(t, e->idx, e->n_xattrs, (const char *const *)names,
-	                          (const void *const *)values, lens), "xattrs");
-	for (uint32_t i = 0; i < e->n_xattrs; i++) {
-		g_free(names[i]);
-		g_free(values[i]);
-	}
-}
-
-/* Children of @d, all at once and in name order; then each subdirectory's (tree.h). */
-static void
-add_children(LimgTree *t, const Ent *d)
-{
-	GPtrArray *list = g_hash_table_lookup(kids, d->path);
-	uint32_t first = t->n_nodes;
-
-	if (!list)
-		return;
-	for (guint i = 0; i < list->len; i++) {
-		Ent *c = list->pdata[i];
-		LimgNode proto = c->node;
-		const char *name = base_name(c);
-
-		proto.parent = d->idx;
-		must(limg_tree_add(t, &proto, name, strlen(name), &c->idx), "add");
-		if (c->target_len) {
-			char *target = g_malloc(c->target_len);
-
-			/* components of 1..300 bytes: SL splits those past 255 */
-			for (size_t k = 0; k < c->target_len; k++)
-				target[k] = k % 301 == 300 ? '/' : (char)('A' + k % 26);
-			must(limg_tree_set_target(t, c->idx, target, c->target_len), "target");
-			g_free(target);
-		}
-		if (c->n_xattrs)
-			set_xattrs(t, c);
-	}
-	t->nodes[d->idx].first_child = first;
-	t->nodes[d->idx].nchildren = list->len;
-	for (guint i = 0; i < list->len; i++) {
-		const Ent *c = list->pdata[i];
-
-		if (S_ISDIR(c->node.mode))
-			add_children(t, c);
-	}
-}
-
+/* The fixed tree, the same nodes in every call. */
 static LimgTree *
 make_tree(void)
 {
-	LimgTree *t = limg_tree_new();
-	Ent *root = ents->pdata[0];
-	LimgNode proto = root->node;
+	static const LimgNode root = { .mode = S_IFDIR | 0755, .nlink = 2, .dev = 42, .ino = 99,
+	                               .mtime.sec = 1000000000, .ctime.sec = 1000000000 };
+	g_autofree char *n240 = long_name("sub/", 240);
+	g_autofree char *n250 = long_name("", 250);
+	Mk m = { limg_tree_builder_new(&root, &root), 100 };
+	LimgTree *t = NULL;
+	char name[64];
 
-	must(limg_tree_add(t, &proto, "", 0, &root->idx), "add root");
-	add_children(t, root);
+	/* 40 records past "." and "..": the root takes three blocks */
+	for (int i = 0; i < 40; i++) {
+		LimgBuilderEntry *f;
+
+		snprintf(name, sizeof(name), "file-%02d.txt", i);
+		f = put(&m, name, S_IFREG | 0644, (uint64_t)i * 100);
+		if (i == 3)
+			put_xattrs(f, 2, 300);
+	}
+	/* names that mangle alike: the uniquifying path */
+	put(&m, "a.b.c", S_IFREG | 0644, 1);
+	put(&m, "a_b.c", S_IFREG | 0644, 1);
+	put(&m, "Foo", S_IFREG | 0644, 1);
+	put(&m, "foo", S_IFREG | 0644, 1);
+	put(&m, "FOO", S_IFREG | 0644, 1);
+	/* continuation chains: SL of 600 and 2500 bytes, NM of 250 */
+	put(&m, "link1", S_IFLNK | 0777, 600);
+	put(&m, "link2", S_IFLNK | 0777, 2500);
+	put(&m, n250, S_IFLNK | 0777, 40);
+	/* multi-extent: 2 and 3 sections */
+	put(&m, "big", S_IFREG | 0644, 5ull << 30);
+	put(&m, "huge", S_IFREG | 0644, (10ull << 30) + 1);
+	put_xattrs(put(&m, "sub", S_IFDIR | 0755, 0), 1, 2500);
+	put(&m, n240, S_IFREG | 0644, 7);
+	/* a hard link: same inode, nlink 2 */
+	limg_builder_entry_node(put(&m, "sub/x", S_IFREG | 0644, 9))->nlink = 2;
+	must(limg_tree_builder_link(m.b, "sub/y", 5, "sub/x", 5, NULL), "link");
+	put_dev(&m, "sub/null", S_IFCHR, 1, 3);
+	put_dev(&m, "sub/wide", S_IFBLK, 300, 70000);
+	put(&m, "sub/fifo", S_IFIFO | 0644, 0);
+	put(&m, "sub/sock", S_IFSOCK | 0755, 0);
+	put(&m, "deep/d1/d2/leaf", S_IFREG | 0644, 3);
+	must(limg_tree_builder_build(m.b, &t), "build");
+	limg_tree_builder_free(m.b);
 	return t;
 }
 
@@ -382,8 +258,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	limg_fuzz_init();
 	verbose = getenv("LIMG_FUZZ_VERBOSE") != NULL;
-	describe();
-	g_hash_table_foreach(kids, sort_kids, NULL);
 	ref = lay_out(NULL);
 	ref_hints = limg_layout_hints(ref);
 	ref_meta = limg_layout_meta_blocks(ref);
