@@ -6,8 +6,8 @@
  * One fixed tree, made with the tree builder (tree/builder.h): three
  * blocks of root records, continuation chains from long names, targets
  * and xattrs, names that mangle alike, a hard link, devices, files of
- * more than 4 GiB. It is laid out once without hints: the reference, and its hints. Each input is
- * hints for that tree:
+ * more than 4 GiB. It is laid out once without hints: the reference,
+ * and its hints. Each input is hints for that tree:
  *
  *   SPLICE_MAX bytes or more   the hints themselves;
  *   shorter                    a splice: bytes 0-1 an offset (little
