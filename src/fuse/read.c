@@ -3,7 +3,19 @@
  *
  * Metadata pieces point into cached blocks, file data pieces are fd
  * buffers that libfuse splices from the layer's files, zeros come from a
- * static buffer. The reply releases the reader, whose close() may drop
+ * static buffer.
+ *
+ * How the pieces reach the kernel. libfuse sends a vector that holds an fd
+ * buffer through a pipe, with one write() per memory piece into it: a
+ * first read of an image's metadata (64 blocks of 2 KiB) paid 64 system
+ * calls and a second copy. So a reply of memory pieces only goes out as
+ * one writev() of them (fuse_reply_iov: the kernel copies each piece once,
+ * straight into the reader's pages); in a reply with file data, each run
+ * of small memory pieces is first copied into one buffer (a memcpy of a
+ * few KiB costs less than a system call) and the large ones (zeros) stay
+ * as they are.
+ *
+ * The reply releases the reader, whose close() may drop
  * the open file on another thread while this one is still returning from
  * fuse_reply_data(): the read holds its own references to the generation,
  * to every block and every fd handle the reply points into, until after
@@ -13,6 +25,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "cache/gen-read.h"
 #include "fuse/fs-internal.h"
@@ -85,6 +98,69 @@ reply_zero(void *ctx, uint64_t len)
 
 static const LimgReadSink reply_sink = { reply_meta, reply_data, reply_zero };
 
+/* Most pieces of one writev(): the kernel's UIO_MAXIOV, less the header. */
+#define REPLY_MAX_IOV 1023
+/* Memory pieces up to this size are merged into runs in a spliced reply. */
+#define MERGE_MAX (16 * 1024)
+
+/* A reply without file data: one writev(). 0, or -errno from libfuse. */
+static int
+send_mem(fuse_req_t req, const struct fuse_bufvec *v)
+{
+	struct iovec stack[64] = { { 0 } };
+	struct iovec *iov = v->count <= G_N_ELEMENTS(stack) ? stack
+	                    : g_new(struct iovec, v->count);
+	int ret;
+
+	for (size_t i = 0; i < v->count; i++) {
+		iov[i].iov_base = v->buf[i].mem;
+		iov[i].iov_len = v->buf[i].size;
+	}
+	ret = fuse_reply_iov(req, iov, (int)v->count);
+	if (iov != stack)
+		g_free(iov);
+	return ret;
+}
+
+static bool
+mergeable(const struct fuse_buf *b)
+{
+	return !(b->flags & FUSE_BUF_IS_FD) && b->size <= MERGE_MAX;
+}
+
+/*
+ * Merge each run of two or more small memory pieces of @v into one
+ * buffer, in place; the buffers go into @keep (freed after the reply).
+ */
+static void
+merge_runs(struct fuse_bufvec *v, GPtrArray *keep)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < v->count;) {
+		size_t j = i, len = 0;
+
+		while (j < v->count && mergeable(&v->buf[j]))
+			len += v->buf[j++].size;
+		if (j - i >= 2) {
+			uint8_t *m = g_malloc(len), *p = m;
+
+			for (size_t k = i; k < j; k++) {
+				memcpy(p, v->buf[k].mem, v->buf[k].size);
+				p += v->buf[k].size;
+			}
+			g_ptr_array_add(keep, m);
+			memset(&v->buf[out], 0, sizeof(v->buf[out]));
+			v->buf[out].mem = m;
+			v->buf[out++].size = len;
+			i = j;
+		} else {
+			v->buf[out++] = v->buf[i++];
+		}
+	}
+	v->count = out;
+}
+
 /*
  * Valid replies: fuse_reply_data, fuse_reply_buf, fuse_reply_err.
  * EIO when the layer was removed or a source file changed since the
@@ -110,7 +186,15 @@ do_read(fuse_req_t req, LimgGen *g, size_t size, off_t off)
 	if (ret < 0) {
 		fuse_reply_err(req, EIO);
 	} else {
-		ret = fuse_reply_data(req, r.v, FUSE_BUF_SPLICE_MOVE);
+		g_autoptr(GPtrArray) merged = g_ptr_array_new_with_free_func(g_free);
+
+		if (r.handles->len == 0 && r.v->count <= REPLY_MAX_IOV) {
+			ret = send_mem(req, r.v);
+		} else {
+			if (r.handles->len)
+				merge_runs(r.v, merged);
+			ret = fuse_reply_data(req, r.v, FUSE_BUF_SPLICE_MOVE);
+		}
 		if (ret < 0 && ret != -ENOENT)
 			limg_log(LIMG_LOG_WARN, "reply to read: %s", g_strerror(-ret));
 	}
