@@ -72,6 +72,7 @@ struct LimgGen {
 	gint64 present_us;          /* atomic: when the source was last found
 	                             * present (gen-read.c) */
 	gint prerendered;           /* atomic: blocks limg_gen_prerender() took */
+	guint64 digest;             /* atomic: limg_gen_digest(), 0 until known */
 };
 
 struct LimgImages {

@@ -17,6 +17,7 @@
 #include "cache/images-internal.h"
 #include "cache/persist.h"
 #include "util/escape.h"
+#include "util/fnv.h"
 #include "util/log.h"
 #include "util/prio.h"
 
@@ -117,6 +118,50 @@ uint64_t
 limg_gen_data_bytes(const LimgGen *g)
 {
 	return g->im->fmt->tree(g->layout)->data_bytes;
+}
+
+uint64_t
+limg_gen_digest(LimgGen *g)
+{
+	uint64_t h = __atomic_load_n(&g->digest, __ATOMIC_RELAXED);
+	uint64_t size, data;
+	uint32_t bs, meta, entries;
+	int64_t mtime;
+	bool whole = true;
+
+	if (h)
+		return h;
+	h = LIMG_FNV_INIT;
+	size = limg_gen_size(g);
+	data = limg_gen_data_bytes(g);
+	bs = limg_gen_block_size(g);
+	meta = limg_gen_meta_blocks(g);
+	entries = limg_gen_entries(g);
+	mtime = limg_gen_mtime(g);
+	h = limg_fnv_mix(h, g->name, strlen(g->name) + 1);
+	LIMG_FNV_MIX(h, size);
+	LIMG_FNV_MIX(h, data);
+	LIMG_FNV_MIX(h, bs);
+	LIMG_FNV_MIX(h, meta);
+	LIMG_FNV_MIX(h, entries);
+	LIMG_FNV_MIX(h, mtime);
+	/* ECMA-119: the primary volume descriptor is block 16. */
+	if (meta > 16) {
+		g_autoptr(GBytes) pvd = limg_gen_block(g, 16);
+		gsize len = 0;
+		const void *p = pvd ? g_bytes_get_data(pvd, &len) : NULL;
+
+		if (p)
+			h = limg_fnv_mix(h, p, len);
+		else
+			whole = false;  /* not rendered now: not kept, tried again */
+	}
+	h &= ~(1ull << 63);
+	if (!h)
+		h = 1;
+	if (whole)
+		__atomic_store_n(&g->digest, h, __ATOMIC_RELAXED);
+	return h;
 }
 
 int

@@ -211,6 +211,16 @@ uint32_t limg_gen_entries(const LimgGen *g);        /* nodes of the tree */
 size_t limg_gen_mem_bytes(const LimgGen *g);        /* layout and tree */
 uint64_t limg_gen_data_bytes(const LimgGen *g);     /* file data, links once */
 
+/*
+ * What names @g's bytes: equal digests, equal bytes, in any process that
+ * lays out the same layer (FNV-1a, 64 bits, over the name, the size, the
+ * data bytes, the block size, the metadata block and entry counts, the
+ * mtime and the primary volume descriptor's block); never 0, its top bit
+ * clear. Computed once per generation: the mount names open files and
+ * kernel inode generations with it, on every lookup and open.
+ */
+uint64_t limg_gen_digest(LimgGen *g);
+
 /* 0 while the generation's layer exists; -ENOENT once it was removed. */
 int limg_gen_present(LimgGen *g);
 

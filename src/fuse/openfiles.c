@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "fuse/fs-internal.h"
+#include "util/fnv.h"
 #include "util/log.h"
 
 #define KIND_BIT (1ull << 63)   /* text and directories; images: clear */
@@ -78,60 +79,24 @@ limg_open_files_free(LimgOpenFiles *t)
 	g_free(t);
 }
 
-/* FNV-1a, 64 bits. */
-static uint64_t
-mix(uint64_t h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-#define MIX(h, v) ((h) = mix((h), &(v), sizeof(v)))
+/* The generation's own digest has the top bit clear (images.h). */
+G_STATIC_ASSERT(KIND_BIT == 1ull << 63);
 
 uint64_t
 limg_image_digest(LimgGen *g)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	uint64_t size = limg_gen_size(g), data = limg_gen_data_bytes(g);
-	uint32_t bs = limg_gen_block_size(g), meta = limg_gen_meta_blocks(g);
-	uint32_t entries = limg_gen_entries(g);
-	int64_t mtime = limg_gen_mtime(g);
-	const char *name = limg_gen_name(g);
-
-	h = mix(h, name, strlen(name) + 1);
-	MIX(h, size);
-	MIX(h, data);
-	MIX(h, bs);
-	MIX(h, meta);
-	MIX(h, entries);
-	MIX(h, mtime);
-	/* ECMA-119: the primary volume descriptor is block 16. */
-	if (meta > 16) {
-		g_autoptr(GBytes) pvd = limg_gen_block(g, 16);
-		gsize len = 0;
-		const void *p = pvd ? g_bytes_get_data(pvd, &len) : NULL;
-
-		if (p)
-			h = mix(h, p, len);
-	}
-	h &= ~KIND_BIT;
-	return h ? h : 1;
+	return limg_gen_digest(g);
 }
 
 static uint64_t
 text_tag(fuse_ino_t ino, GBytes *text)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = LIMG_FNV_INIT;
 	gsize len;
 	const void *p = g_bytes_get_data(text, &len);
 
-	MIX(h, ino);
-	h = mix(h, p, len);
+	LIMG_FNV_MIX(h, ino);
+	h = limg_fnv_mix(h, p, len);
 	return h | KIND_BIT;
 }
 
