@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cache/gen-read.h"
@@ -1023,6 +1024,63 @@ Test(images, prerender_of_a_generation_renders_each_block_once)
 	st = stats(im);
 	cr_expect_eq(st.meta_rendered, 4, "18 and 19: at most the options' prerender");
 	cr_expect_eq(st.blocks.blocks, 4);
+	limg_gen_unref(g);
+}
+
+/*
+ * The digest names open files across worker restarts, so its formula is
+ * a contract with every older worker: FNV-1a over these fields, in this
+ * order, and the primary volume descriptor.
+ */
+static uint64_t
+digest_by_its_definition(LimgGen *g)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t size = limg_gen_size(g), data = limg_gen_data_bytes(g);
+	uint32_t bs = limg_gen_block_size(g), meta = limg_gen_meta_blocks(g);
+	uint32_t entries = limg_gen_entries(g);
+	int64_t mtime = limg_gen_mtime(g);
+	const char *name = limg_gen_name(g);
+	g_autoptr(GBytes) pvd = limg_gen_block(g, 16);
+	gsize len;
+	const uint8_t *p = g_bytes_get_data(pvd, &len);
+	const void *fields[] = { &size, &data, &bs, &meta, &entries, &mtime };
+	const size_t sizes[] = { 8, 8, 4, 4, 4, 8 };
+
+#define FNV(ptr, n) \
+	for (size_t i_ = 0; i_ < (n); i_++) { \
+		h ^= ((const uint8_t *)(ptr))[i_]; \
+		h *= 0x100000001b3ull; \
+	}
+	FNV(name, strlen(name) + 1);
+	for (size_t f = 0; f < G_N_ELEMENTS(fields); f++)
+		FNV(fields[f], sizes[f]);
+	FNV(p, len);
+#undef FNV
+	h &= ~(1ull << 63);
+	return h ? h : 1;
+}
+
+Test(images, digest_is_computed_once_and_the_same_in_another_service)
+{
+	LimgImagesOptions o = { .workers = 0 };
+	LimgImages *other;
+	LimgGen *g, *g2;
+	uint64_t d;
+
+	im = service(&o);
+	g = get(im, "a");
+	d = limg_gen_digest(g);
+	cr_expect_eq(d, digest_by_its_definition(g));
+	cr_expect_eq(d >> 63, 0, "the top bit is the mount's, for text handles");
+	cr_expect_eq(stats(im).meta_rendered, 1, "the volume descriptor, once");
+	cr_expect_eq(limg_gen_digest(g), d);
+	cr_expect_eq(stats(im).blocks.hits, 1, "the definition's own lookup, not the digest's");
+	other = service(&o);
+	g2 = get(other, "a");
+	cr_expect_eq(limg_gen_digest(g2), d, "another worker names the same bytes alike");
+	limg_gen_unref(g2);
+	limg_images_free(other);
 	limg_gen_unref(g);
 }
 
