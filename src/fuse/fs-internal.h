@@ -68,7 +68,10 @@ typedef struct {
 	LimgNodeKind kind;
 } LimgNsName;
 
-/* Resolve @path ("" is the root; no leading '/'). 0 or -ENOENT. */
+/*
+ * Resolve @path ("" is the root; no leading '/'). 0 or -ENOENT. An image
+ * entry is a name only: limg_images_get() says whether its layer is there.
+ */
 int limg_ns_resolve(LimgFs *fs, const char *path, LimgNsEntry *e);
 /* The names in directory @path (LimgNsName *, without "." and ".."). */
 int limg_ns_list(LimgFs *fs, const char *path, GPtrArray **out);

@@ -248,10 +248,17 @@ limg_ns_resolve(LimgFs *fs, const char *path, LimgNsEntry *e)
 		e->kind = LIMG_NODE_STATS;
 		return 0;
 	}
+	/*
+	 * A top-level "<layer>.iso" names an image. Whether the layer is in
+	 * the store now is the image service's to say: every use of an image
+	 * entry asks it for the generation (limg_images_get(): -ENOENT),
+	 * which looks the layer up anyway. One stat of the layer directory
+	 * per lookup and open of an image, not two.
+	 */
 	if (!strchr(path, '/')) {
 		g_autofree char *layer = strip_iso(path);
 
-		if (layer && limg_images_exists(fs->images, layer)) {
+		if (layer) {
 			e->kind = LIMG_NODE_IMAGE;
 			e->image = g_steal_pointer(&layer);
 			return 0;
