@@ -129,11 +129,6 @@ unsigned limg_root_count(LimgFs *fs);
  * directory's a random id. A worker that meets a handle it did not hand
  * out finds what it names again (adopts it) or fails it with EIO.
  */
-/*
- * A digest of generation @g's layout: equal digests, equal bytes, in any
- * worker (never 0, top bit clear).
- */
-uint64_t limg_image_digest(LimgGen *g);
 
 LimgOpenFiles *limg_open_files_new(void);
 void limg_open_files_free(LimgOpenFiles *t);

@@ -79,14 +79,8 @@ limg_open_files_free(LimgOpenFiles *t)
 	g_free(t);
 }
 
-/* The generation's own digest has the top bit clear (images.h). */
+/* An image's handle is its generation's digest, whose top bit is clear (images.h). */
 G_STATIC_ASSERT(KIND_BIT == 1ull << 63);
-
-uint64_t
-limg_image_digest(LimgGen *g)
-{
-	return limg_gen_digest(g);
-}
 
 static uint64_t
 text_tag(fuse_ino_t ino, GBytes *text)
@@ -136,7 +130,7 @@ put(LimgFs *fs, uint64_t fh, fuse_ino_t ino, LimgOpenFile *of)
 uint64_t
 limg_open_files_add(LimgFs *fs, fuse_ino_t ino, LimgOpenFile *of)
 {
-	uint64_t fh = of->gen ? limg_image_digest(of->gen) : text_tag(ino, of->text);
+	uint64_t fh = of->gen ? limg_gen_digest(of->gen) : text_tag(ino, of->text);
 
 	put(fs, fh, ino, of);
 	return fh;
@@ -155,7 +149,7 @@ adopt(LimgFs *fs, fuse_ino_t ino, uint64_t fh, LimgOpenFile *of)
 	if (e.kind == LIMG_NODE_IMAGE && !(fh & KIND_BIT)) {
 		if (limg_images_get(fs->images, e.image, &found.gen) < 0)
 			return -EIO;
-		if (limg_image_digest(found.gen) != fh) {
+		if (limg_gen_digest(found.gen) != fh) {
 			limg_log(LIMG_LOG_WARN, "%s.iso changed while its file was open across a "
 			         "worker restart: its reads fail with EIO", e.image);
 			return -EIO;

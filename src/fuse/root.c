@@ -403,7 +403,7 @@ limg_root_lookup(LimgFs *fs, fuse_ino_t parent, const char *name, struct fuse_en
 	 * every worker gives a generation the same number.
 	 */
 	if (g) {
-		uint32_t digest = (uint32_t)limg_image_digest(g);
+		uint32_t digest = (uint32_t)limg_gen_digest(g);
 
 		e->generation = digest ? digest : 1;
 	}
