@@ -526,7 +526,6 @@ limg_cmd_mount(int argc, char **argv)
 
 		fuse_loop_cfg_set_clone_fd(cfg, (unsigned)opts.clone_fd);
 		fuse_loop_cfg_set_max_threads(cfg, opts.max_threads ? opts.max_threads : 16);
-		limg_fs_warm(fs);
 		ret = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}

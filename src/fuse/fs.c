@@ -81,31 +81,6 @@ limg_fs_set_mountpoint(LimgFs *fs, const char *mountpoint, unsigned readahead_kb
 	fs->readahead_kb = readahead_kb;
 }
 
-static gpointer
-warm_thread(gpointer data)
-{
-	char *mountpoint = data;
-	struct stat st;
-
-	/* Answered once the loop runs; an error (not visible here) is harmless. */
-	if (stat(mountpoint, &st) < 0)
-		limg_log(LIMG_LOG_DEBUG, "warming %s: %s", mountpoint, g_strerror(errno));
-	g_free(mountpoint);
-	return NULL;
-}
-
-void
-limg_fs_warm(LimgFs *fs)
-{
-	GThread *t;
-
-	if (!fs->mountpoint)
-		return;
-	t = g_thread_try_new("limg-warm", warm_thread, g_strdup(fs->mountpoint), NULL);
-	if (t)
-		g_thread_unref(t);
-}
-
 void
 limg_fs_set_session(LimgFs *fs, struct fuse_session *se)
 {

@@ -112,15 +112,6 @@ void limg_fs_set_session(LimgFs *fs, struct fuse_session *se);
  */
 void limg_fs_after_init(LimgFs *fs);
 
-/*
- * Call just before the multi-threaded session loop: a helper thread then
- * asks for the mount's root attributes once, so that libfuse 3.14, which
- * starts a new worker thread when a request finds none idle, does so for
- * this request and not for the first real one (a container start's
- * lookup would wait for the thread's creation).
- */
-void limg_fs_warm(LimgFs *fs);
-
 /* A worker of keeper @keeper, its @start-th (keeper.h): shown in .stats. */
 void limg_fs_set_keeper(LimgFs *fs, pid_t keeper, unsigned start);
 
