@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential autoconf automake libtool pkg-config
       libglib2.0-dev libfuse3-dev fuse3 libarchive-dev libisofs-dev
-      libcriterion-dev libjson-glib-dev libssl-dev libxxhash-dev xorriso genisoimage libarchive-tools attr zstd
+      libcriterion-dev libjson-glib-dev libssl-dev libxxhash-dev liblz4-dev xorriso genisoimage libarchive-tools attr zstd
       python3 valgrind mandoc util-linux util-linux-extra procps clang libclang-rt-14-dev
       qemu-system-x86 busybox-static cpio kmod debootstrap
       docker.io containerd runc buildah podman skopeo jq apparmor"

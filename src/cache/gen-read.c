@@ -17,14 +17,15 @@ open_content(void *ctx, uint32_t node, LimgContent *out)
 {
 	LimgGen *g = ctx;
 
-	return limg_source_open(g->source, g->im->fmt->tree(g->layout), node, out);
+	/* Data is planned from the layout: it is there. */
+	return limg_source_open(g->source, g->im->fmt->tree(limg_gen_layout(g)), node, out);
 }
 
 /* A handle of @node, checked against the layout: 0, -ESTALE or -errno. */
 static int
 gen_handle(LimgGen *g, uint32_t node, LimgHandle **out)
 {
-	const LimgTree *tree = g->im->fmt->tree(g->layout);
+	const LimgTree *tree = g->im->fmt->tree(limg_gen_layout(g));
 	bool fresh;
 	int ret = limg_handles_get(g->im->handles, g, node, open_content, g, out, &fresh);
 
@@ -158,21 +159,61 @@ gen_present(LimgGen *g)
 	return ret;
 }
 
+/*
+ * Bytes [@off, @off + @len) of headed @g's head, one block's piece at a
+ * time as the planner hands them (the system area as zeros): a
+ * restarted daemon's first read, before the layout is read.
+ */
+static int
+head_read(LimgGen *g, GBytes *head, uint64_t off, uint64_t len, GenRead *r)
+{
+	uint32_t bs = g->im->fmt->block_size;
+	uint64_t sys = (uint64_t)LIMG_HEAD_FIRST * bs, end = off + len;
+	int ret = 0;
+
+	if (off < sys) {
+		uint64_t n = MIN(end, sys) - off;
+
+		r->n_zero += (gint64)n;
+		ret = r->sink->zero(r->ctx, n);
+		off += n;
+	}
+	while (ret == 0 && off < end) {
+		uint64_t n = MIN(end - off, bs - off % bs);
+
+		r->n_meta += (gint64)n;
+		ret = r->sink->meta(r->ctx, g_bytes_ref(head), (size_t)(off - sys), (size_t)n);
+		off += n;
+	}
+	return ret;
+}
+
 int
 limg_gen_read(LimgGen *g, uint64_t off, uint64_t len, const LimgReadSink *sink, void *ctx)
 {
 	GenRead r = { .g = g, .sink = sink, .ctx = ctx };
+	const LimgFormatLayout *layout;
+	uint64_t size = limg_gen_size(g);
+	g_autoptr(GBytes) head = NULL;
 	int ret;
 
-	if (off >= limg_gen_size(g) || len == 0)
+	if (off >= size || len == 0)
 		return 0;
+	len = MIN(len, size - off);
 	if (gen_present(g) < 0) {
 		limg_log(LIMG_LOG_WARN, "%s.iso: layer directory removed; read fails with EIO",
 		         g->name);
 		limg_counter_add(&g->im->n.read_errors, 1);
 		return -ENOENT;
 	}
-	ret = limg_plan_read(g->im->fmt, g->layout, off, len, &gen_plan_sink, &r);
+	/* The head, while the layout is not read (unless reading it failed). */
+	if (off + len <= (uint64_t)g->head.blocks * g->im->fmt->block_size &&
+	    (head = limg_gen_head_bytes(g)) != NULL) {
+		ret = head_read(g, head, off, len, &r);
+	} else {
+		layout = limg_gen_layout(g);
+		ret = layout ? limg_plan_read(g->im->fmt, layout, off, len, &gen_plan_sink, &r) : -EIO;
+	}
 	if (ret < 0) {
 		limg_counter_add(&g->im->n.read_errors, 1);
 		return ret;

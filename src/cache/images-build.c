@@ -13,6 +13,7 @@
 #include "cache/images-internal.h"
 #include "cache/persist.h"
 #include "tree/overlay.h"
+#include "util/fnv.h"
 #include "util/log.h"
 
 static void
@@ -86,6 +87,10 @@ stack_source(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgSt
 		LimgGen *pg;
 
 		ret = limg_images_get(im, name, &pg);
+		if (ret == 0 && !limg_gen_layout(pg)) {
+			limg_gen_unref(pg);
+			ret = -EIO;     /* its cache file failed: logged */
+		}
 		if (ret < 0) {
 			limg_log(LIMG_LOG_ERR, "%s.iso: its part %s.iso: %s", info->id, name,
 			         ret == -ENOENT ? "not in the store" : g_strerror(-ret));
@@ -94,7 +99,7 @@ stack_source(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgSt
 		}
 		g_ptr_array_add(h->gens, pg);
 		p.source = pg->source;
-		p.tree = im->fmt->tree(pg->layout);
+		p.tree = im->fmt->tree(limg_gen_layout(pg));
 		g_array_append_val(parts, p);
 	}
 	if (info->files_dir &&
@@ -156,6 +161,30 @@ source_for(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgStac
 }
 
 /*
+ * What, besides a layout, makes a head's bytes (head.h): this program
+ * and the options the layout is built with.
+ */
+static uint64_t
+head_tag(const LimgImages *im)
+{
+	const char *vid = im->volume_id ? im->volume_id : "";
+	uint64_t h = limg_fnv_mix(LIMG_FNV_INIT, PACKAGE_STRING, sizeof(PACKAGE_STRING));
+
+	return limg_fnv_mix(h, vid, strlen(vid) + 1);
+}
+
+/* Log a cache file that was not used, and count it. */
+static void
+disk_rejected(LimgImages *im, const char *name, int ret)
+{
+	limg_counter_add(&im->n.disk_rejected, 1);
+	limg_log(LIMG_LOG_INFO, "%s.iso: cached layout %s; walking the layer again", name,
+	         ret == -ESTALE ? "is for another version of the layer" :
+	         ret == -EBADMSG ? "is truncated, corrupt or of an older format" :
+	         g_strerror(-ret));
+}
+
+/*
  * The tree of layer @name: from the disk cache when it holds @id and the
  * policy trusts it (@allow_disk), else by a scan. With @settle_ms, a
  * scanned tree whose newest change is younger than that is refused
@@ -164,12 +193,18 @@ source_for(LimgImages *im, const LimgLayerInfo *info, LimgSource **out, LimgStac
  * scan left out. *verify_later: a tree from the disk cache whose
  * verification is the verifier's, while it is served (images.h); *hints
  * the layout's hints kept with it, if any.
+ *
+ * With @deferred, a cache file with a head for this service (head.h)
+ * whose tree the verifier may check later is not read further: 0,
+ * *out NULL, the open file in *deferred and the head in *head. A cache
+ * file written before heads existed sets *want_head (saved again, with
+ * one if it is worth keeping).
  */
 static int
 build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId *id,
            bool allow_disk, uint32_t settle_ms, int64_t *retry_at_us, LimgReport *report,
            LimgTree **out, GBytes **hints, bool *from_disk, bool *verify_later,
-           uint64_t *skipped)
+           uint64_t *skipped, LimgPersistFile **deferred, LimgHead *head, bool *want_head)
 {
 	/*
 	 * A request waits for this walk: use the cores. Background builds
@@ -185,9 +220,27 @@ build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId
 	*from_disk = false;
 	*verify_later = false;
 	*skipped = 0;
+	*want_head = false;
 	if (allow_disk && id->key && limg_images_disk_usable(im) && !im->opts.verify_walk) {
-		ret = limg_persist_load_layout(im->cache_dir, id, out, hints);
-		if (ret == 0 && limg_source_verify_later(src) && g_atomic_pointer_get(&im->verifier)) {
+		bool later = limg_source_verify_later(src) && g_atomic_pointer_get(&im->verifier);
+		g_autoptr(GBytes) raw = NULL;
+		LimgPersistFile *pf = NULL;
+
+		ret = limg_persist_open(im->cache_dir, id, &pf, later && deferred ? &raw : NULL);
+		if (ret == 0 && raw && limg_head_parse(raw, im->fmt, head_tag(im), head)) {
+			limg_counter_add(&im->n.disk_hits, 1);
+			limg_counter_add(&im->n.disk_heads, 1);
+			*deferred = pf;
+			*from_disk = true;
+			*verify_later = true;
+			return 0;
+		}
+		*want_head = ret == 0 && later && deferred && limg_persist_headless_writer(pf);
+		if (ret == 0) {
+			ret = limg_persist_read_tree(pf, out, hints);
+			limg_persist_close(pf);
+		}
+		if (ret == 0 && later) {
 			*verify_later = true;
 		} else if (ret == 0 && limg_source_verify(src, *out) < 0) {
 			/* An entry was added, removed or renamed below the top. */
@@ -200,15 +253,11 @@ build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId
 			*from_disk = true;
 			return 0;
 		}
-		if (ret == -ENOENT) {
+		*want_head = false;
+		if (ret == -ENOENT)
 			limg_counter_add(&im->n.disk_misses, 1);
-		} else {
-			limg_counter_add(&im->n.disk_rejected, 1);
-			limg_log(LIMG_LOG_INFO, "%s.iso: cached layout %s; walking the layer again",
-			         name, ret == -ESTALE ? "is for another version of the layer" :
-			         ret == -EBADMSG ? "is truncated, corrupt or of an older format" :
-			         g_strerror(-ret));
-		}
+		else
+			disk_rejected(im, name, ret);
 	}
 	t0 = g_get_monotonic_time();
 	ret = limg_source_scan(src, &sopts, report, out, skipped);
@@ -236,6 +285,151 @@ build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId
 	return 0;
 }
 
+/* A generation of @img without its layout yet; takes *src, records id->key. */
+static LimgGen *
+gen_new(LimgImages *im, LimgImage *img, uint64_t number, LimgSource **src, LimgStackHold *hold,
+        int64_t mtime, LimgSourceId *id)
+{
+	LimgGen *g = g_new0(LimgGen, 1);
+
+	g->ref = 1;
+	g->im = im;
+	g_mutex_init(&g->head_lock);
+	g->name = g_strdup(img->name);
+	g->number = number;
+	g->source = g_steal_pointer(src);
+	g->stack = hold;
+	g->mtime = mtime;
+	if (id->key) {
+		g_mutex_lock(&img->lock);
+		g_free(img->key);
+		img->key = g_steal_pointer(&id->key);
+		g_mutex_unlock(&img->lock);
+	}
+	return g;
+}
+
+/* Lay out @tree (taken) and check it against @g's head: 0, or -errno and *why. */
+static int
+layout_for_head(LimgImages *im, LimgGen *g, LimgTree *tree, GBytes *hints, LimgReport *report,
+                LimgFormatLayout **out, const char **why)
+{
+	LimgFormatOptions fopts = { .volume_id = im->volume_id, .hints = hints };
+	int ret = limg_overlay_normalize_layer(tree);
+
+	if (ret < 0) {
+		limg_tree_free(tree);
+		*why = "its tree cannot be normalised";
+		return ret;
+	}
+	ret = im->fmt->build(tree, &fopts, report, out);
+	if (ret < 0) {
+		*why = "its tree cannot be laid out";
+		return ret;
+	}
+	if (!limg_head_matches(&g->head, im->fmt, *out)) {
+		g_clear_pointer(out, im->fmt->unref);
+		*why = "its tree does not lay out to the bytes of its head";
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/*
+ * The layout of headed @g by a walk of its layer, after its cache file
+ * failed: the same as the head's (the layer is unchanged), saved to the
+ * disk cache again, or an error.
+ */
+static int
+layout_by_walk(LimgImages *im, LimgGen *g, LimgReport *report, LimgFormatLayout **out)
+{
+	LimgScanOptions sopts = { .xattrs = im->opts.xattrs, .threads = im->opts.scan_threads };
+	g_auto(LimgSourceId) id = { 0 };
+	LimgTree *tree = NULL;
+	const char *why = NULL;
+	uint64_t skipped = 0;
+	gint64 t0 = g_get_monotonic_time();
+	int ret = limg_source_scan(g->source, &sopts, report, &tree, &skipped);
+
+	limg_counter_add(&im->n.walks, 1);
+	limg_counter_add(&im->n.walk_usec, g_get_monotonic_time() - t0);
+	if (ret < 0 || (skipped && im->opts.strict)) {
+		limg_tree_free(tree);
+		return ret < 0 ? ret : -EIO;
+	}
+	ret = layout_for_head(im, g, tree, NULL, report, out, &why);
+	if (ret < 0)
+		return ret;
+	if (limg_images_disk_usable(im) && limg_source_identity(g->source, &id) == 0 && id.key) {
+		g_autoptr(GBytes) hints = im->fmt->hints(*out);
+		g_autoptr(GBytes) head = limg_head_render(im->fmt, *out, head_tag(im));
+		uint64_t written = 0;
+		int sret = limg_persist_save_layout(im->cache_dir, &id, im->fmt->tree(*out), hints,
+		                                    head, &written);
+
+		if (sret < 0) {
+			disk_cache_failed(im, "cannot save a layout", sret);
+		} else {
+			limg_counter_add(&im->n.disk_writes, 1);
+			limg_budget_added(im->budget, written);
+		}
+	}
+	return 0;
+}
+
+int
+limg_images_gen_complete(LimgImages *im, LimgGen *g)
+{
+	g_autoptr(GBytes) hints = NULL;
+	LimgFormatLayout *layout = NULL;
+	LimgTree *tree = NULL;
+	LimgReport report;
+	gint64 t0 = g_get_monotonic_time();
+	const char *why = "its tree is truncated or corrupt";
+	int ret;
+
+	limg_report_init(&report);
+	ret = limg_persist_read_tree(g->pending, &tree, &hints);
+	g_clear_pointer(&g->pending, limg_persist_close);
+	if (ret == 0)
+		ret = layout_for_head(im, g, g_steal_pointer(&tree), hints, &report, &layout, &why);
+	else
+		why = ret == -EBADMSG ? "its tree is truncated or corrupt" : g_strerror(-ret);
+	if (ret == 0 && im->fmt->hinted(layout))
+		limg_counter_add(&im->n.disk_layouts, 1);
+	if (ret < 0) {
+		g_auto(LimgSourceId) id = { 0 };
+
+		/* Its first bytes were served: a walk must give them again. */
+		limg_counter_add(&im->n.disk_rejected, 1);
+		limg_log(LIMG_LOG_WARN, "%s.iso: cache file rejected after its first bytes were "
+		         "served: %s; walking the layer again", g->name, why);
+		if (im->cache_dir && limg_source_identity(g->source, &id) == 0 && id.key)
+			limg_persist_remove(im->cache_dir, id.key);
+		limg_report_release(&report);
+		limg_report_init(&report);
+		ret = layout_by_walk(im, g, &report, &layout);
+	}
+	if (im->opts.report)
+		im->opts.report(im->opts.report_ctx, g->name, &report, 0);
+	else
+		default_report(g->name, &report);
+	limg_report_release(&report);
+	if (ret < 0) {
+		/* Never bytes of another layout: errors, and the next open lays it out. */
+		limg_log(LIMG_LOG_ERR, "%s.iso: the layer is not what its cache file recorded "
+		         "(%s); reads of the generation served from it fail with EIO, the next "
+		         "open lays it out again", g->name, g_strerror(-ret));
+		limg_images_mark_stale(im, g, 0);
+		return ret;
+	}
+	g->layout = layout;
+	limg_counter_add(&im->n.layouts, 1);
+	limg_counter_add(&im->n.layout_usec, g_get_monotonic_time() - t0);
+	limg_counter_add(&im->n.entries, im->fmt->tree(layout)->n_nodes);
+	return 0;
+}
+
 /*
  * Lay out @info's layer as generation @number of @img. A new generation,
  * or NULL with *err set (-EAGAIN: not settled, see build_tree()).
@@ -254,7 +448,9 @@ limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
 	uint64_t skipped = 0;
 	LimgReport report;
 	gint64 t0 = g_get_monotonic_time();
-	bool from_disk = false, verify_later = false;
+	bool from_disk = false, verify_later = false, want_head = false;
+	LimgPersistFile *deferred = NULL;
+	LimgHead head = { 0 };
 	LimgGen *g;
 	int ret;
 
@@ -286,7 +482,21 @@ limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
 	 * not see changes below the top level.
 	 */
 	ret = build_tree(im, img->name, src, &id, number == 1, info->settle ? settle_ms : 0,
-	                 retry_at_us, &report, &tree, &hints, &from_disk, &verify_later, &skipped);
+	                 retry_at_us, &report, &tree, &hints, &from_disk, &verify_later, &skipped,
+	                 info->kind == LIMG_LAYER_DIR ? &deferred : NULL, &head, &want_head);
+	if (ret == 0 && deferred) {
+		/* Served from the head; laid out when first needed (gen_complete below). */
+		limg_report_release(&report);
+		g = gen_new(im, img, number, &src, NULL, info->mtime, &id);
+		g->head = head;
+		g->headed = true;
+		g->pending = deferred;
+		g->verify_pending = true;
+		limg_log(LIMG_LOG_DEBUG, "%s.iso: generation %" G_GUINT64_FORMAT ", %u entries, "
+		         "%" G_GUINT64_FORMAT " bytes (from the disk cache's head)", g->name, number,
+		         head.entries, head.size);
+		return g;
+	}
 	/* A compressed blob's scan put its decompressed copy in the cache. */
 	if (ret == 0 && !from_disk && info->kind == LIMG_LAYER_TAR)
 		limg_budget_added(im->budget, limg_tar_source_spooled(src));
@@ -312,12 +522,15 @@ limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
 	 * complete. A file without hints that fit (an older one) is written
 	 * again, once.
 	 */
-	if (ret == 0 && (!from_disk || !im->fmt->hinted(layout)) && id.key && info->complete &&
-	    limg_images_disk_usable(im)) {
+	if (ret == 0 && (!from_disk || !im->fmt->hinted(layout) || want_head) && id.key &&
+	    info->complete && limg_images_disk_usable(im)) {
 		g_autoptr(GBytes) out_hints = im->fmt->hints(layout);
+		/* A head, for a restart to serve at once: for sources verified later. */
+		g_autoptr(GBytes) out_head = limg_source_verify_later(src) ?
+		                             limg_head_render(im->fmt, layout, head_tag(im)) : NULL;
 		uint64_t written = 0;
 		int sret = limg_persist_save_layout(im->cache_dir, &id, im->fmt->tree(layout),
-		                                    out_hints, &written);
+		                                    out_hints, out_head, &written);
 
 		if (sret < 0) {
 			disk_cache_failed(im, "cannot save a layout", sret);
@@ -337,23 +550,11 @@ limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
 		*err = ret;
 		return NULL;
 	}
-	g = g_new0(LimgGen, 1);
-	g->ref = 1;
-	g->im = im;
-	g->name = g_strdup(img->name);
-	g->number = number;
+	g = gen_new(im, img, number, &src, hold, info->kind == LIMG_LAYER_STACK ?
+	            im->fmt->tree(layout)->nodes[0].mtime.sec : info->mtime, &id);
 	g->layout = layout;
-	g->source = g_steal_pointer(&src);
-	g->stack = hold;
+	g->complete = 1;
 	g->verify_pending = verify_later;
-	g->mtime = info->kind == LIMG_LAYER_STACK ? im->fmt->tree(layout)->nodes[0].mtime.sec :
-	           info->mtime;
-	if (id.key) {
-		g_mutex_lock(&img->lock);
-		g_free(img->key);
-		img->key = g_steal_pointer(&id.key);
-		g_mutex_unlock(&img->lock);
-	}
 	limg_counter_add(&im->n.layouts, 1);
 	limg_counter_add(&im->n.layout_usec, g_get_monotonic_time() - t0);
 	limg_counter_add(&im->n.entries, im->fmt->tree(layout)->n_nodes);

@@ -8,7 +8,9 @@
 
 #include "cache/budget.h"
 #include "cache/handles.h"
+#include "cache/head.h"
 #include "cache/images.h"
+#include "cache/persist.h"
 #include "iso/format.h"
 #include "source/source.h"
 
@@ -31,6 +33,7 @@ typedef struct {
 	gint64 disk_rejected;
 	gint64 disk_writes;
 	gint64 disk_stale_later;
+	gint64 disk_heads;
 } LimgImagesCounters;
 
 static inline void
@@ -57,13 +60,27 @@ typedef struct {
 	LimgTree *files_tree;
 } LimgStackHold;
 
-/* A generation: immutable after it is built. */
+/*
+ * A generation: immutable after it is built, but for one step. A
+ * generation from the head of its disk-cache file (headed: see images.h,
+ * "Restarted") is served from the head's facts and bytes until its
+ * layout is needed; limg_gen_layout() then reads the rest of the file
+ * (once, under @complete) and sets @layout.
+ */
 struct LimgGen {
 	gint ref;
 	LimgImages *im;             /* outlives every generation */
 	char *name;
 	uint64_t number;            /* 1, 2, ... per image */
-	LimgFormatLayout *layout;
+	LimgFormatLayout *layout;   /* headed: set under @complete */
+	LimgHead head;              /* head.bytes NULL: not headed (facts stay,
+	                             * the bytes go once the layout is there) */
+	GMutex head_lock;           /* protects head.bytes */
+	bool headed;                /* from a head: facts from @head */
+	LimgPersistFile *pending;   /* headed: the file the tree is read from */
+	gsize complete;             /* g_once: 1 @layout is there, 2 reading it failed */
+	gint verify_queued;         /* atomic: handed to the verifier */
+	gint prepare_queued;        /* atomic: handed to the completer */
 	LimgSource *source;         /* owned: its fds are the generation's */
 	LimgStackHold *stack;       /* stacks: borrowed from @source; else NULL */
 	int64_t mtime;
@@ -91,6 +108,8 @@ struct LimgImages {
 	GThreadPool *verifier;      /* verifies disk-cache trees being served;
 	                             * NULL: not started (they are verified first) */
 	gint verify_stop;           /* atomic: skip what is still queued */
+	GThreadPool *completer;     /* lays out headed generations after a read
+	                             * (limg_gen_prepare()); NULL: not started */
 	gint64 started_us;
 	LimgImagesCounters n;
 	GMutex lock;
@@ -125,6 +144,34 @@ typedef struct {
  * once it is its image's generation (images.c). Takes a reference.
  */
 void limg_images_verify_later(LimgImages *im, LimgGen *g);
+
+/*
+ * The layout of @g: for a headed generation, read from its cache file the
+ * first time (on this thread; concurrent callers wait for it), checked
+ * against the head. NULL if that failed (logged, the image marked stale,
+ * the file removed: the next open walks the layer). (images.c)
+ */
+const LimgFormatLayout *limg_gen_layout(LimgGen *g);
+
+/*
+ * Headed @g's head bytes (a new reference) while its layout is not read,
+ * else NULL. (images.c)
+ */
+GBytes *limg_gen_head_bytes(LimgGen *g);
+
+/* Whether @g's layout is there: not headed, or read. Does not read it. */
+static inline bool
+limg_gen_complete(const LimgGen *g)
+{
+	return __atomic_load_n(&g->complete, __ATOMIC_ACQUIRE) == 1;
+}
+
+/*
+ * Read headed generation @g's tree from its cache file and lay it out:
+ * 0 and g->layout set, or -errno (logged). Called by limg_gen_layout()
+ * only. (images-build.c)
+ */
+int limg_images_gen_complete(LimgImages *im, LimgGen *g);
 
 /* Is the disk cache in use: a cache directory that has not failed? (images-build.c) */
 bool limg_images_disk_usable(LimgImages *im);

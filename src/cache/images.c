@@ -60,7 +60,11 @@ limg_gen_unref(LimgGen *g)
 		return;
 	limg_handles_drop_owner(g->im->handles, g);
 	limg_block_cache_drop_owner(g->im->blocks, g);
-	g->im->fmt->unref(g->layout);
+	if (g->layout)
+		g->im->fmt->unref(g->layout);
+	limg_persist_close(g->pending);
+	limg_head_clear(&g->head);
+	g_mutex_clear(&g->head_lock);
 	limg_source_free(g->source);
 	g_free(g->name);
 	g_free(g);
@@ -78,10 +82,34 @@ limg_gen_number(const LimgGen *g)
 	return g->number;
 }
 
+/*
+ * The facts of a headed generation come from its head (equal to the
+ * layout's once that is there: checked), so they never wait for it.
+ */
+static bool
+headed(const LimgGen *g)
+{
+	return g->headed;
+}
+
+GBytes *
+limg_gen_head_bytes(LimgGen *g)
+{
+	GBytes *b = NULL;
+
+	if (!g->headed || __atomic_load_n(&g->complete, __ATOMIC_ACQUIRE) != 0)
+		return NULL;
+	g_mutex_lock(&g->head_lock);
+	if (g->head.bytes)
+		b = g_bytes_ref(g->head.bytes);
+	g_mutex_unlock(&g->head_lock);
+	return b;
+}
+
 uint64_t
 limg_gen_size(const LimgGen *g)
 {
-	return g->im->fmt->size(g->layout);
+	return headed(g) ? g->head.size : g->im->fmt->size(g->layout);
 }
 
 uint32_t
@@ -93,7 +121,7 @@ limg_gen_block_size(const LimgGen *g)
 uint32_t
 limg_gen_meta_blocks(const LimgGen *g)
 {
-	return g->im->fmt->meta_blocks(g->layout);
+	return headed(g) ? g->head.meta_blocks : g->im->fmt->meta_blocks(g->layout);
 }
 
 int64_t
@@ -105,19 +133,22 @@ limg_gen_mtime(const LimgGen *g)
 uint32_t
 limg_gen_entries(const LimgGen *g)
 {
-	return g->im->fmt->tree(g->layout)->n_nodes;
+	return headed(g) ? g->head.entries : g->im->fmt->tree(g->layout)->n_nodes;
 }
 
 size_t
 limg_gen_mem_bytes(const LimgGen *g)
 {
-	return g->im->fmt->mem_bytes(g->layout);
+	g_autoptr(GBytes) head = limg_gen_head_bytes((LimgGen *)g);
+	size_t n = head ? g_bytes_get_size(head) : 0;
+
+	return n + (limg_gen_complete(g) ? g->im->fmt->mem_bytes(g->layout) : 0);
 }
 
 uint64_t
 limg_gen_data_bytes(const LimgGen *g)
 {
-	return g->im->fmt->tree(g->layout)->data_bytes;
+	return headed(g) ? g->head.data_bytes : g->im->fmt->tree(g->layout)->data_bytes;
 }
 
 uint64_t
@@ -173,12 +204,55 @@ limg_gen_present(LimgGen *g)
 static int
 render_gen_block(gconstpointer owner, uint32_t block, uint8_t *buf)
 {
-	const LimgGen *g = owner;
-	int ret = g->im->fmt->render_block(g->layout, block, buf);
+	LimgGen *g = (LimgGen *)owner;
+	uint32_t bs = g->im->fmt->block_size;
+	const LimgFormatLayout *layout;
+	int ret;
 
+	/* A head's block is a copy: equal to the rendering (checked when read). */
+	if (block < g->head.blocks) {
+		g_autoptr(GBytes) head = limg_gen_head_bytes(g);
+
+		if (head) {
+			limg_head_copy(&g->head, head, bs, (uint64_t)block * bs, bs, buf);
+			return 0;
+		}
+	}
+	layout = limg_gen_layout(g);
+	if (!layout)
+		return -EIO;
+	ret = g->im->fmt->render_block(layout, block, buf);
 	if (ret == 0)
 		limg_counter_add(&g->im->n.meta_rendered, 1);
 	return ret;
+}
+
+/* Hand a laid-out disk-cache generation to the verifier: once, once complete. */
+static void
+verify_when_complete(LimgImages *im, LimgGen *g)
+{
+	if (g->verify_pending && limg_gen_complete(g) &&
+	    g_atomic_int_compare_and_exchange(&g->verify_queued, 0, 1))
+		limg_images_verify_later(im, g);
+}
+
+const LimgFormatLayout *
+limg_gen_layout(LimgGen *g)
+{
+	if (g_once_init_enter(&g->complete)) {
+		gsize v = limg_images_gen_complete(g->im, g) == 0 ? 1 : 2;
+		GBytes *head;
+
+		g_once_init_leave(&g->complete, v);
+		/* Not needed any more: blocks render from the layout (or fail). */
+		g_mutex_lock(&g->head_lock);
+		head = g_steal_pointer(&g->head.bytes);
+		g_mutex_unlock(&g->head_lock);
+		if (head)
+			g_bytes_unref(head);
+		verify_when_complete(g->im, g);
+	}
+	return limg_gen_complete(g) ? g->layout : NULL;
 }
 
 GBytes *
@@ -290,8 +364,8 @@ image_gen(LimgImages *im, LimgImage *img, const LimgLayerInfo *info, uint32_t se
 	limg_gen_unref(old);
 	if (g && replaced && im->notify)
 		im->notify(im->notify_ctx, img->name, LIMG_IMAGE_CHANGED);
-	if (g && g->verify_pending)
-		limg_images_verify_later(im, g);
+	if (g)
+		verify_when_complete(im, g);
 	return g;
 }
 
@@ -430,8 +504,19 @@ limg_gen_prerender(LimgGen *g, uint32_t blocks)
 	LimgImages *im = g->im;
 	uint32_t n = MIN(limg_gen_meta_blocks(g), MIN(blocks, im->opts.prerender));
 	uint32_t bs = limg_gen_block_size(g);
+	const LimgFormatLayout *layout;
 	gint done;
 
+	/*
+	 * A headed generation's head holds the first blocks; its layout is
+	 * read after its first read (limg_gen_prepare()), not here: a lookup
+	 * calls this right before the open and the read it would slow down.
+	 */
+	if (g->headed && !limg_gen_complete(g))
+		return;
+	layout = limg_gen_layout(g);
+	if (!layout)
+		return;
 	/* Blocks [done, n): the first caller of a larger count renders the rest. */
 	do {
 		done = g_atomic_int_get(&g->prerendered);
@@ -439,8 +524,43 @@ limg_gen_prerender(LimgGen *g, uint32_t blocks)
 			return;
 	} while (!g_atomic_int_compare_and_exchange(&g->prerendered, done, (gint)n));
 	/* The system area is zeros, never rendered; data is not read here. */
-	(void)limg_plan_read(im->fmt, g->layout, (uint64_t)done * bs, (uint64_t)(n - done) * bs,
+	(void)limg_plan_read(im->fmt, layout, (uint64_t)done * bs, (uint64_t)(n - done) * bs,
 	                     &warm, g);
+}
+
+/* The completer's first job: see complete_job(). */
+static const char completer_first_job;
+
+static void
+complete_job(gpointer data, gpointer user)
+{
+	/*
+	 * At nice 10: a reader just woken by the reply that queued this must
+	 * not wait behind it (on two cores it did, for the whole layout).
+	 * Its first job, at start, does only this.
+	 */
+	limg_thread_lower_cpu();
+	if (data == &completer_first_job)
+		return;
+	(void)limg_gen_layout(data);
+	limg_gen_unref(data);
+}
+
+void
+limg_gen_prepare(LimgGen *g)
+{
+	LimgImages *im = g->im;
+	bool queued = false;
+
+	if (!g->headed || __atomic_load_n(&g->complete, __ATOMIC_ACQUIRE) != 0 ||
+	    !g_atomic_int_compare_and_exchange(&g->prepare_queued, 0, 1))
+		return;
+	g_mutex_lock(&im->lock);
+	if (im->completer)
+		queued = g_thread_pool_push(im->completer, limg_gen_ref(g), NULL);
+	g_mutex_unlock(&im->lock);
+	if (!queued)
+		(void)limg_gen_layout(g);
 }
 
 /* ------------------------------------------------------------ the verifier */
@@ -453,7 +573,10 @@ limg_gen_prerender(LimgGen *g, uint32_t blocks)
 static void
 verify_gen(LimgImages *im, LimgGen *g)
 {
-	if (limg_source_verify(g->source, im->fmt->tree(g->layout)) == 0)
+	const LimgFormatLayout *layout = limg_gen_layout(g);
+
+	/* A layout that could not be read: marked stale where it failed. */
+	if (!layout || limg_source_verify(g->source, im->fmt->tree(layout)) == 0)
 		return;
 	limg_counter_add(&im->n.disk_stale_later, 1);
 	limg_log(LIMG_LOG_INFO, "%s.iso: its cached layout is of another version of the layer "
@@ -537,9 +660,11 @@ precompute_build(void *ctx, const char *name, uint32_t settle_ms, int64_t *retry
 		         limg_gen_entries(g), ps.delayed, secs > 0 ? entries / secs : 0.0);
 	}
 	/*
-	 * Ready means ready to serve: the first metadata blocks rendered, so
+	 * Ready means ready to serve: laid out (a generation from a cache
+	 * file's head is read now) and the first metadata blocks rendered, so
 	 * the first read at container start is only copies.
 	 */
+	(void)limg_gen_layout(g);
 	limg_gen_prerender(g, UINT32_MAX);
 	limg_gen_unref(g);
 	return LIMG_BUILD_DONE;
@@ -618,6 +743,29 @@ watcher_tick(void *ctx)
 	limg_store_look_again(im->store);
 }
 
+/*
+ * Start one-thread pool *@pool (exclusive: its thread exists from now on,
+ * so the first request of a restarted mount creates none) with @first as
+ * its first job: it sets the thread's priority before the first wake-up
+ * that would preempt a request.
+ */
+static gboolean
+start_pool(LimgImages *im, GThreadPool **pool, GFunc fn, const char *first, GError **error)
+{
+	GThreadPool *p;
+
+	if (*pool)
+		return TRUE;
+	p = g_thread_pool_new(fn, im, 1, TRUE, error);
+	if (!p)
+		return FALSE;
+	g_mutex_lock(&im->lock);
+	*pool = p;
+	g_mutex_unlock(&im->lock);
+	g_thread_pool_push(p, (gpointer)first, NULL);
+	return TRUE;
+}
+
 gboolean
 limg_images_start(LimgImages *im, GError **error)
 {
@@ -635,22 +783,10 @@ limg_images_start(LimgImages *im, GError **error)
 	im->started_us = g_get_monotonic_time();
 	if (im->pre)
 		return TRUE;
-	/*
-	 * Exclusive: its thread exists from now on, so the first request of a
-	 * restarted mount creates none.
-	 */
 	g_atomic_int_set(&im->verify_stop, 0);
-	if (!im->verifier) {
-		GThreadPool *pool = g_thread_pool_new(verify_job, im, 1, TRUE, error);
-
-		if (!pool)
-			return FALSE;
-		g_mutex_lock(&im->lock);
-		im->verifier = pool;
-		g_mutex_unlock(&im->lock);
-		/* Idle before its first wake-up, which would preempt a request. */
-		g_thread_pool_push(pool, (gpointer)&verifier_first_job, NULL);
-	}
+	if (!start_pool(im, &im->verifier, verify_job, &verifier_first_job, error) ||
+	    !start_pool(im, &im->completer, complete_job, &completer_first_job, error))
+		return FALSE;
 	/* A budget smaller than the last run's takes effect; a crash's temporaries go. */
 	if (im->budget && limg_images_disk_usable(im))
 		limg_budget_rescan(im->budget);
@@ -685,6 +821,12 @@ limg_images_stop(LimgImages *im)
 	g_atomic_int_set(&im->verify_stop, 1);
 	g_mutex_lock(&im->lock);
 	pool = g_steal_pointer(&im->verifier);
+	g_mutex_unlock(&im->lock);
+	if (pool)
+		g_thread_pool_free(pool, FALSE, TRUE);
+	/* Queued layouts are made: each holds its generation. */
+	g_mutex_lock(&im->lock);
+	pool = g_steal_pointer(&im->completer);
 	g_mutex_unlock(&im->lock);
 	if (pool)
 		g_thread_pool_free(pool, FALSE, TRUE);
@@ -800,6 +942,7 @@ limg_images_stats(LimgImages *im, LimgImagesStats *out)
 	out->source_changes = (uint64_t)limg_counter_get(&im->n.source_changes);
 	out->disk_hits = (uint64_t)limg_counter_get(&im->n.disk_hits);
 	out->disk_layouts = (uint64_t)limg_counter_get(&im->n.disk_layouts);
+	out->disk_heads = (uint64_t)limg_counter_get(&im->n.disk_heads);
 	out->disk_misses = (uint64_t)limg_counter_get(&im->n.disk_misses);
 	out->disk_rejected = (uint64_t)limg_counter_get(&im->n.disk_rejected);
 	out->disk_stale_later = (uint64_t)limg_counter_get(&im->n.disk_stale_later);

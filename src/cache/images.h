@@ -19,7 +19,7 @@
  *     -> otherwise scan (walk), and for a layer whose completeness is a
  *        guess, settle: refuse a tree whose newest change is younger than
  *        the settle time (precompute retries it later)
- *     -> layout -> persist (save the scanned tree)
+ *     -> layout -> persist (save the scanned tree, the hints and the head)
  *
  * Concurrent requests for one image wait for one build. A generation is
  * replaced by a new one when a source file changed under it (the read
@@ -51,6 +51,26 @@
  *    stale (as when a file changes under a served image), the kernel's
  *    caches of it are dropped and the next open lays it out again.
  * A service that was not started (`render`) verifies before use.
+ *
+ * Restarted. A started service serves a directory layer's first
+ * generation from its cache file's head (head.h: the image's first 64
+ * blocks, its size, digest facts and entry count) without reading the
+ * tree: the lookup reads the file's first bytes (header, identity, the
+ * compressed head) and nothing else. The first read of the image within
+ * the head is answered from it; the read's reply then queues the rest
+ * (limg_gen_prepare(): the completer's thread, nice 10, reads the tree,
+ * lays it out from its hints and checks that the layout gives exactly
+ * the head's facts and bytes), and any read past the head does it itself
+ * if it comes first. Trusted before that, beyond the above: the head's
+ * own checksum (over the identity and the head) and that the head was
+ * written by this program with these options (its tag). If the tree is
+ * damaged behind a good head, the layer is walked instead; if that walk
+ * lays out to the same head (the layer is unchanged), the image is
+ * served on without a visible difference and the file written again;
+ * if not, what was served came from the layer as the file recorded it,
+ * reads of that generation past the head fail with EIO, and the image
+ * goes stale (the next open lays it out again). The verifier checks the
+ * directories once the layout is there, as above.
  *
  * Knows nothing of FUSE.
  *
@@ -137,6 +157,7 @@ typedef struct {
 	uint64_t source_changes;
 	uint64_t disk_hits;
 	uint64_t disk_layouts;   /* of the hits: laid out from the hints kept */
+	uint64_t disk_heads;     /* of the hits: served from the head first */
 	uint64_t disk_misses;
 	uint64_t disk_rejected;
 	uint64_t disk_writes;
@@ -239,5 +260,15 @@ GBytes *limg_gen_block(LimgGen *g, uint32_t block);
  * while the kernel and the reader go on to the open.
  */
 void limg_gen_prerender(LimgGen *g, uint32_t blocks);
+
+/*
+ * Make @g ready to serve any byte: a generation served from its disk
+ * cache file's head after a restart (see "Restarted") reads the rest of
+ * the file and lays it out now, on this thread, if it has not yet. A
+ * no-op for any other. The mount calls it after replying to a read, so
+ * that the first read of a restarted image is served from the head
+ * while nothing else runs, and the next one finds the layout there.
+ */
+void limg_gen_prepare(LimgGen *g);
 
 #endif /* LIMG_IMAGES_H */

@@ -205,6 +205,11 @@ do_read(fuse_req_t req, LimgGen *g, size_t size, off_t off)
 	g_ptr_array_free(r.handles, TRUE);
 	g_ptr_array_free(r.blocks, TRUE);
 	g_free(r.v);
+	/*
+	 * A restarted image's first read came from its cache file's head:
+	 * lay it out now, after the reply, for the reads that follow.
+	 */
+	limg_gen_prepare(g);
 }
 
 /* The reply of a text read points into the snapshot: hold it (see above). */

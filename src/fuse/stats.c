@@ -50,6 +50,7 @@ limg_stats_text(LimgFs *fs)
 	                       G_GUINT64_FORMAT "\n", st.disk_hits, st.disk_misses, st.disk_rejected,
 	                       st.disk_writes, st.disk_stale_later);
 	g_string_append_printf(s, "cache_disk_layouts %" G_GUINT64_FORMAT "\n", st.disk_layouts);
+	g_string_append_printf(s, "cache_disk_heads %" G_GUINT64_FORMAT "\n", st.disk_heads);
 	g_string_append_printf(s, "cache_disk_bytes %" G_GUINT64_FORMAT "\ncache_disk_enabled %d\n",
 	                       st.disk_bytes, st.disk_enabled);
 	/* Budget 0: no limit. Evictions: cache files removed to keep to it. */

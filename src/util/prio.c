@@ -36,3 +36,9 @@ limg_thread_background(bool sched_idle)
 	(void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid,
 	              IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
 }
+
+void
+limg_thread_lower_cpu(void)
+{
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+}

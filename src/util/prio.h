@@ -18,4 +18,12 @@
 
 void limg_thread_background(bool sched_idle);
 
+/*
+ * Nice 10 for the calling thread's CPU time, its I/O priority left as it
+ * is: for work that readers may wait for (so it must make progress under
+ * load and read at the normal I/O priority) but that should yield to the
+ * requests running beside it.
+ */
+void limg_thread_lower_cpu(void);
+
 #endif /* LIMG_PRIO_H */

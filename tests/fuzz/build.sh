@@ -50,7 +50,7 @@ if ! "$CC" -fsanitize=fuzzer,address,undefined "$probe.c" -o "$probe" >/dev/null
 fi
 rm -f "$probe" "$probe.c"
 
-MODULES="glib-2.0 json-glib-1.0 libarchive libisofs-1 libcrypto libxxhash"
+MODULES="glib-2.0 json-glib-1.0 libarchive libisofs-1 libcrypto libxxhash liblz4"
 pkg_cflags=$(pkg-config --cflags $MODULES)
 pkg_libs=$(pkg-config --libs $MODULES)
 

@@ -3,8 +3,8 @@
 # background, new layers are picked up once settled, concurrent cold
 # requests share one layout, the metadata cache keeps its memory budget,
 # and a restart serves every image from the persistent cache without a
-# walk, rejecting damaged cache files, and the disk cache keeps its
-# budget.
+# walk (the first read of each from its cache file's head), rejecting
+# damaged cache files, and the disk cache keeps its budget.
 
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/functions.sh"
 . "$top_srcdir/tests/lib/mount.sh"
@@ -111,6 +111,39 @@ done
 [ "$(stat_of cache_disk_hits)" = 4 ] || fail "cache_disk_hits $(stat_of cache_disk_hits), want 4"
 [ "$(stat_of cache_disk_budget)" -gt 0 ] || fail "no default disk budget"
 echo "after a restart every image is served from the disk cache, byte-identical, no walk"
+limg_umount "$mnt"
+
+# ------------------------------------------------ restart: the first read from the head
+# A cache file keeps the image's first blocks (its head): a restarted
+# mount answers the first read of an image from it and reads the tree
+# after that reply. A tree damaged behind a good head is walked instead,
+# and the reader sees the same bytes; never an error, never other bytes.
+python3 - "$cache" "$store/l2" <<'PY' || fail "cannot damage l2's cache file"
+import hashlib, os, struct, sys
+cache, layer = sys.argv[1:3]
+path = os.path.join(cache, hashlib.sha256(os.path.realpath(layer).encode()).hexdigest() + ".tree")
+with open(path, "r+b") as f:
+    h = f.read(72)
+    magic, ver, node_size, klen, plen, nnodes, laylen, slen, s, hlen, hraw, hsum = \
+        struct.unpack("<8sIIIIIIQ16sIIQ", h)
+    assert magic == b"LIMGTREE" and hlen > 0, "no head in %s" % path
+    nodes = 72 + klen + plen + hlen
+    f.seek(nodes + node_size + 4); b = f.read(1); f.seek(-1, 1)
+    f.write(bytes([b[0] ^ 0x21]))        # the second node, the head intact
+PY
+limg_mount "$store" "$mnt" -o "cache_dir=$cache,workers=0"
+cmp -n 65536 "$mnt/l1.iso" "$ref/l1.iso" || fail "the first 64 KiB of l1.iso after a restart differ"
+[ "$(stat_of cache_disk_heads)" = 1 ] || fail "cache_disk_heads $(stat_of cache_disk_heads), want 1"
+[ "$(stat_of walks)" = 0 ] || fail "the first read walked"
+wait_for layouts_built 1 10
+for l in l1 l2 l3 l4; do
+	cmp "$mnt/$l.iso" "$ref/$l.iso" || fail "$l.iso served from its head differs from render"
+done
+[ "$(stat_of cache_disk_heads)" = 4 ] || fail "cache_disk_heads $(stat_of cache_disk_heads), want 4"
+[ "$(stat_of cache_disk_rejected)" = 1 ] || fail "cache_disk_rejected $(stat_of cache_disk_rejected), want 1 (l2's tree)"
+[ "$(stat_of walks)" = 1 ] || fail "walks $(stat_of walks), want 1 (l2, behind its head)"
+[ "$(stat_of read_errors)" = 0 ] || fail "read_errors $(stat_of read_errors)"
+echo "a restart served each image's first read from its head; a tree damaged behind one was walked, same bytes"
 limg_umount "$mnt"
 
 # ------------------------------------------------ damaged cache files

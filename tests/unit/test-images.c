@@ -22,6 +22,7 @@
 #include "cache/images.h"
 #include "cache/persist.h"
 #include "source/source.h"
+#include "lib/cachefile.h"
 #include "lib/testlib.h"
 
 static char *base;          /* scratch: store/, cache/, and room beside them */
@@ -767,6 +768,260 @@ Test(images, a_started_service_keeps_serving_an_unchanged_layer_from_the_disk_ca
 	cr_expect_eq(stats(im).disk_stale_later, 0);
 	cr_expect_eq(stats(im).walks, 0);
 	limg_gen_unref(g2);
+	limg_gen_unref(g);
+}
+
+/* ------------------------------------------------------------ heads */
+
+/*
+ * Layer "big": 600 files with long names in 12 directories, so that its
+ * metadata runs past the head's 64 blocks and its tree is large enough
+ * for a head to be kept with it (persist.h).
+ */
+static void
+make_big_layer(void)
+{
+	for (int i = 0; i < 600; i++) {
+		g_autofree char *p = g_strdup_printf("big/dir%02d/a-rather-long-file-name-%04d.txt",
+		                                     i % 12, i);
+		g_autofree char *text = g_strdup_printf("file %d\n", i);
+
+		th_write_text(store, p, text);
+	}
+}
+
+/* Build "big" in a first (unstarted) service on the cache; its image and digest. */
+static uint8_t *
+first_big_image(size_t *size, uint64_t *digest)
+{
+	LimgImagesOptions o = with_cache();
+	LimgImages *s1 = service(&o);
+	LimgGen *g = get(s1, "big");
+	uint8_t *img = whole(g, size);
+
+	cr_assert_gt(limg_gen_meta_blocks(g), 64, "the fixture's metadata runs past the head");
+	*digest = limg_gen_digest(g);
+	limg_gen_unref(g);
+	limg_images_free(s1);
+	return img;
+}
+
+/* A started service on the cache, no workers (a restarted mount). */
+static LimgImages *
+restarted(void)
+{
+	LimgImagesOptions o = with_cache();
+	g_autoptr(GError) error = NULL;
+	LimgImages *s;
+
+	o.workers = 0;
+	s = service(&o);
+	cr_assert(limg_images_start(s, &error), "%s", error ? error->message : "");
+	return s;
+}
+
+/* The cache file of "big" with one byte of its tree flipped (the head intact). */
+static void
+damage_big_tree(void)
+{
+	g_autofree char *file = cache_file_of("big");
+	g_autofree char *name = g_path_get_basename(file);
+	g_autoptr(GByteArray) f = g_byte_array_new();
+	size_t len;
+	g_autofree uint8_t *data = th_read(file, &len);
+
+	g_byte_array_append(f, data, (guint)len);
+	cr_assert_gt(cf_get32(f, CF_OFF_HEAD_LEN), 0, "the file has a head");
+	f->data[cf_nodes_offset(f) + sizeof(LimgNode) + 4] ^= 0x21;
+	th_write(cache, name, f->data, f->len);
+}
+
+Test(images, a_restarted_service_serves_the_head_before_it_reads_the_tree)
+{
+	g_autofree uint8_t *img1 = NULL, *img2 = NULL;
+	uint8_t first[65536];
+	uint64_t digest;
+	size_t n1, n2;
+	LimgImagesStats st;
+	LimgGen *g;
+
+	make_big_layer();
+	img1 = first_big_image(&n1, &digest);
+	im = restarted();
+	g = get(im, "big");
+	st = stats(im);
+	cr_expect_eq(st.disk_hits, 1);
+	cr_expect_eq(st.disk_heads, 1, "served from the head");
+	cr_expect_eq(st.layouts, 0, "nothing laid out yet");
+	cr_expect_eq(st.walks, 0);
+	cr_expect_eq(limg_gen_size(g), n1, "the size is the head's");
+	cr_expect_eq(limg_gen_digest(g), digest, "the same name as the image laid out");
+	cr_assert_eq(limg_gen_pread(g, first, sizeof(first), 0), (ssize_t)sizeof(first));
+	cr_expect(memcmp(first, img1, sizeof(first)) == 0, "the first 64 KiB are the image's");
+	st = stats(im);
+	cr_expect_eq(st.layouts, 0, "the head served them: still nothing laid out");
+	cr_expect_eq(st.bytes_zero, 16 * 2048, "the system area as zeros");
+	cr_expect_eq(st.bytes_meta, sizeof(first) - 16 * 2048);
+	img2 = whole(g, &n2);
+	cr_assert_eq(n2, n1);
+	cr_expect(memcmp(img1, img2, n1) == 0, "then the whole image, byte for byte");
+	st = stats(im);
+	cr_expect_eq(st.layouts, 1, "laid out for the bytes past the head");
+	cr_expect_eq(st.disk_layouts, 1, "from the hints kept");
+	cr_expect_eq(st.walks, 0);
+	cr_expect_eq(st.disk_rejected, 0);
+	cr_expect_eq(st.disk_writes, 0, "nothing to save again");
+	cr_expect_eq(limg_gen_digest(g), digest);
+	limg_gen_unref(g);
+}
+
+Test(images, a_head_is_laid_out_by_prepare_and_then_verified)
+{
+	g_autofree uint8_t *img1 = NULL;
+	uint64_t digest;
+	size_t n1;
+	int waited_ms = 0;
+	LimgGen *g;
+
+	make_big_layer();
+	img1 = first_big_image(&n1, &digest);
+	im = restarted();
+	g = get(im, "big");
+	limg_gen_prerender(g, 128);
+	cr_expect_eq(stats(im).layouts, 0, "a lookup's prerender leaves a head alone");
+	limg_gen_prepare(g);
+	while (stats(im).layouts == 0 && waited_ms < 10000) {
+		g_usleep(10000);
+		waited_ms += 10;
+	}
+	cr_expect_eq(stats(im).layouts, 1, "prepare lays it out (on the completer's thread)");
+	/* Changed below the top: the verifier, run after the layout, sees it. */
+	th_write_text(store, "big/dir03/new", "new");
+	limg_gen_unref(g);
+	limg_images_free(im);
+	im = restarted();
+	g = get(im, "big");
+	limg_gen_prepare(g);
+	waited_ms = 0;
+	while (stats(im).disk_stale_later == 0 && waited_ms < 10000) {
+		g_usleep(10000);
+		waited_ms += 10;
+	}
+	cr_expect_eq(stats(im).disk_stale_later, 1, "the verifier checked the tree read for the head");
+	limg_gen_unref(g);
+	g = get(im, "big");
+	cr_expect_eq(stats(im).walks, 1, "and the next get walked the changed layer");
+	limg_gen_unref(g);
+}
+
+Test(images, a_tree_damaged_behind_a_good_head_is_walked_and_serves_the_same_image)
+{
+	g_autofree uint8_t *img1 = NULL, *img2 = NULL;
+	uint8_t first[65536];
+	uint64_t digest;
+	size_t n1, n2;
+	LimgImagesStats st;
+	LimgGen *g;
+
+	make_big_layer();
+	img1 = first_big_image(&n1, &digest);
+	damage_big_tree();
+	im = restarted();
+	g = get(im, "big");
+	cr_expect_eq(stats(im).disk_heads, 1, "the head checks out on its own");
+	cr_assert_eq(limg_gen_pread(g, first, sizeof(first), 0), (ssize_t)sizeof(first));
+	cr_expect(memcmp(first, img1, sizeof(first)) == 0);
+	img2 = whole(g, &n2);
+	cr_assert_eq(n2, n1, "no read error: the walk gave the same layout");
+	cr_expect(memcmp(img1, img2, n1) == 0, "the image, byte for byte");
+	st = stats(im);
+	cr_expect_eq(st.disk_rejected, 1, "the tree was rejected");
+	cr_expect_eq(st.walks, 1, "and the layer walked instead");
+	cr_expect_eq(st.read_errors, 0);
+	cr_expect_eq(st.disk_writes, 1, "a good file saved again");
+	limg_gen_unref(g);
+	limg_images_free(im);
+	im = restarted();
+	g = get(im, "big");
+	img2 = (g_free(img2), whole(g, &n2));
+	st = stats(im);
+	cr_expect_eq(st.disk_heads, 1);
+	cr_expect_eq(st.walks, 0, "the new file serves the next restart");
+	cr_expect(memcmp(img1, img2, n1) == 0);
+	limg_gen_unref(g);
+}
+
+Test(images, a_head_the_layer_no_longer_matches_gives_errors_never_other_bytes)
+{
+	g_autofree uint8_t *img1 = NULL, *img3 = NULL;
+	uint8_t first[65536], *rest;
+	uint64_t digest;
+	size_t n1, n3;
+	ssize_t r;
+	LimgGen *g, *g2;
+
+	make_big_layer();
+	img1 = first_big_image(&n1, &digest);
+	damage_big_tree();
+	/* Below the top: the layer directory's fingerprint does not see it. */
+	th_write_text(store, "big/dir05/added-while-the-daemon-was-down", "new");
+	im = restarted();
+	g = get(im, "big");
+	cr_assert_eq(limg_gen_pread(g, first, sizeof(first), 0), (ssize_t)sizeof(first));
+	cr_expect(memcmp(first, img1, sizeof(first)) == 0, "the head: the layer as recorded");
+	rest = g_malloc(n1);
+	r = limg_gen_pread(g, rest, n1 - sizeof(first), sizeof(first));
+	cr_expect_eq(r, -EIO, "past the head: the walk finds another layer, so errors (%zd)", r);
+	g_free(rest);
+	cr_expect_eq(stats(im).disk_rejected, 1);
+	cr_expect_geq(stats(im).read_errors, 1);
+	g2 = get(im, "big");
+	cr_expect_neq(g2, g, "the image went stale: a new generation");
+	img3 = whole(g2, &n3);
+	cr_expect_eq(limg_gen_entries(g2), limg_gen_entries(g) + 1, "of the layer as it is");
+	limg_gen_unref(g2);
+	limg_gen_unref(g);
+}
+
+Test(images, an_unstarted_service_never_serves_a_head)
+{
+	g_autofree uint8_t *img1 = NULL;
+	LimgImagesOptions o = with_cache();
+	uint64_t digest;
+	size_t n1;
+	LimgGen *g;
+
+	make_big_layer();
+	img1 = first_big_image(&n1, &digest);
+	im = service(&o);
+	g = get(im, "big");
+	cr_expect_eq(stats(im).disk_hits, 1);
+	cr_expect_eq(stats(im).disk_heads, 0, "render verifies before use: the whole tree");
+	cr_expect_eq(stats(im).layouts, 1);
+	limg_gen_unref(g);
+}
+
+Test(images, a_head_written_with_other_options_is_not_used)
+{
+	g_autofree uint8_t *img1 = NULL;
+	LimgImagesOptions o = with_cache();
+	g_autoptr(GError) error = NULL;
+	uint8_t pvd[2048];
+	uint64_t digest;
+	size_t n1;
+	LimgGen *g;
+
+	make_big_layer();
+	img1 = first_big_image(&n1, &digest);
+	o.workers = 0;
+	o.volume_id = "OTHERVOL";
+	im = service(&o);
+	cr_assert(limg_images_start(im, &error), "%s", error ? error->message : "");
+	g = get(im, "big");
+	cr_expect_eq(stats(im).disk_heads, 0, "its head has the other volume id");
+	cr_expect_eq(stats(im).disk_hits, 1, "the tree is still used");
+	cr_assert_eq(limg_gen_pread(g, pvd, sizeof(pvd), 16 * 2048), (ssize_t)sizeof(pvd));
+	cr_expect(memcmp(pvd + 40, "OTHERVOL", 8) == 0, "the volume id asked for");
 	limg_gen_unref(g);
 }
 

@@ -196,6 +196,9 @@ Test(persist, saved_file_is_the_documented_format)
 	size_t len;
 	g_autofree uint8_t *got = NULL;
 
+	/* Without a head, this writer records that it kept none (1, not 0). */
+	cf_put64(want, CF_OFF_HEAD_SUM, 1);
+	cf_seal(want);
 	save(tree);
 	got = th_read(file, &len);
 	cr_assert_eq(len, want->len, "file of %zu bytes, the format says %u", len, want->len);
@@ -475,6 +478,258 @@ Test(persist, save_refuses_a_key_past_the_limit)
 	id.key = g_steal_pointer(&key);
 	cr_expect_lt(limg_persist_save(dir, &id, tree, NULL), 0);
 	expect_dir_holds(NULL);
+}
+
+/* ------------------------------------------------------------ heads */
+
+/*
+ * A head persist keeps: @len bytes, mostly zeros with a few marks, so it
+ * compresses to a few dozen bytes (a kept head takes at most an eighth
+ * of the rest of the file, and the fixture's tree is small).
+ */
+static GBytes *
+small_head(size_t len)
+{
+	uint8_t *b = g_malloc0(len);
+
+	for (size_t i = 0; i + 16 <= len; i += len / 4)
+		memcpy(b + i, "head-bytes-mark!", 16);
+	return g_bytes_new_take(b, len);
+}
+
+static void
+save_with_head(GBytes *hints, GBytes *head, uint64_t *written)
+{
+	int ret = limg_persist_save_layout(dir, &id, tree, hints, head, written);
+
+	cr_assert_eq(ret, 0, "save: %d", ret);
+}
+
+/* Open for the fixture's identity: the result, the head in *head (or NULL). */
+static int
+open_file(LimgPersistFile **pf, GBytes **head)
+{
+	*pf = (LimgPersistFile *)0x1;
+	int ret = limg_persist_open(dir, &id, pf, head);
+
+	if (ret < 0)
+		cr_expect_null(*pf, "a failed open gives no file");
+	return ret;
+}
+
+Test(persist, a_head_and_hints_come_back_with_the_tree)
+{
+	g_autoptr(GBytes) head = small_head(4096), hints = g_bytes_new_static("hints!", 6);
+	g_autoptr(GBytes) got_head = NULL, got_hints = NULL;
+	LimgPersistFile *pf;
+	LimgTree *back = NULL;
+	uint64_t written = 0;
+	struct stat st;
+
+	save_with_head(hints, head, &written);
+	cr_assert_eq(stat(file, &st), 0);
+	cr_expect_eq(written, (uint64_t)st.st_size, "bytes_written is the file's size");
+	cr_assert_eq(open_file(&pf, &got_head), 0);
+	cr_assert_not_null(got_head, "the head was kept");
+	cr_expect(g_bytes_equal(got_head, head), "the head comes back byte for byte");
+	cr_expect_not(limg_persist_headless_writer(pf));
+	cr_assert_eq(limg_persist_read_tree(pf, &back, &got_hints), 0);
+	expect_same_tree(back, tree);
+	cr_assert_not_null(got_hints);
+	cr_expect(g_bytes_equal(got_hints, hints), "the hints come back");
+	cr_expect_eq(limg_persist_read_tree(pf, &back, NULL), -EINVAL, "a file is read once");
+	limg_tree_free(back);
+	limg_persist_close(pf);
+	cr_expect(th_exists(file), "a good file stays");
+	/* The one-step load reads the same file, head and all. */
+	cr_assert_eq(limg_persist_load(dir, &id, &back), 0);
+	expect_same_tree(back, tree);
+	limg_tree_free(back);
+}
+
+Test(persist, a_file_without_a_head_says_whether_its_writer_kept_heads)
+{
+	g_autoptr(GByteArray) old = encode(tree);
+	GBytes *head = (GBytes *)0x1;
+	LimgPersistFile *pf;
+
+	save(tree);
+	cr_assert_eq(open_file(&pf, &head), 0);
+	cr_expect_null(head, "no head saved, none given");
+	cr_expect_not(limg_persist_headless_writer(pf), "this writer records that it kept none");
+	limg_persist_close(pf);
+	/* The format's encoder writes files as writers before heads did. */
+	put_file(old);
+	cr_assert_eq(open_file(&pf, &head), 0);
+	cr_expect_null(head);
+	cr_expect(limg_persist_headless_writer(pf), "a file of an older writer");
+	limg_persist_close(pf);
+}
+
+Test(persist, a_head_that_does_not_pay_for_itself_is_left_out)
+{
+	g_autoptr(GBytes) big = NULL;
+	GRand *r = g_rand_new_with_seed(7);
+	uint8_t *b = g_malloc(65536);
+	GBytes *head = (GBytes *)0x1;
+	LimgPersistFile *pf;
+	LimgTree *back = NULL;
+
+	/* Random bytes do not compress; text does, but far past an eighth of this file. */
+	for (size_t i = 0; i < 65536; i++)
+		b[i] = (uint8_t)g_rand_int(r);
+	g_rand_free(r);
+	big = g_bytes_new_take(b, 65536);
+	save_with_head(NULL, big, NULL);
+	cr_assert_eq(open_file(&pf, &head), 0);
+	cr_expect_null(head, "an incompressible head is not kept");
+	cr_assert_eq(limg_persist_read_tree(pf, &back, NULL), 0, "the tree is");
+	expect_same_tree(back, tree);
+	limg_tree_free(back);
+	limg_persist_close(pf);
+	{
+		GString *text = g_string_new(NULL);
+		g_autoptr(GBytes) th = NULL;
+
+		for (int i = 0; text->len < 65536; i++)
+			g_string_append_printf(text, "entry %d of a directory %x; ", i, i * 7919);
+		th = g_string_free_to_bytes(text);
+		save_with_head(NULL, th, NULL);
+		cr_assert_eq(open_file(&pf, &head), 0);
+		cr_expect_null(head, "a head larger than an eighth of the file is not kept");
+		limg_persist_close(pf);
+	}
+}
+
+Test(persist, a_flipped_byte_anywhere_in_a_file_with_a_head_is_ebadmsg_and_removed)
+{
+	g_autoptr(GBytes) head = small_head(4096);
+	g_autofree uint8_t *good = NULL;
+	size_t len, head_end;
+
+	save_with_head(g_bytes_new_static("hints!", 6), head, NULL);
+	good = th_read(file, &len);
+	{
+		g_autoptr(GByteArray) f = g_byte_array_new();
+
+		g_byte_array_append(f, good, (guint)len);
+		cr_assert_gt(cf_get32(f, CF_OFF_HEAD_LEN), 0, "the head was kept");
+		head_end = cf_nodes_offset(f);
+	}
+	for (size_t i = 0; i < len; i++) {
+		g_autoptr(GBytes) got = NULL;
+		LimgPersistFile *pf;
+		LimgTree *back = NULL;
+		int ret;
+
+		good[i] ^= 0x01;
+		th_write(dir, file_name(), good, len);
+		good[i] ^= 0x01;
+		ret = open_file(&pf, &got);
+		if (i < head_end && (i < CF_OFF_SUM || i >= CF_OFF_SUM + 16)) {
+			/* The header, the identity and the head are checked before use. */
+			cr_expect_eq(ret, -EBADMSG, "byte %zu of %zu (head ends at %zu): open gave %d",
+			             i, len, head_end, ret);
+		} else {
+			/* The rest, and the whole file's checksum, when the tree is read. */
+			cr_assert_eq(ret, 0, "byte %zu of %zu: open gave %d", i, len, ret);
+			cr_expect(g_bytes_equal(got, head), "byte %zu: the head is intact", i);
+			ret = limg_persist_read_tree(pf, &back, NULL);
+			cr_expect_eq(ret, -EBADMSG, "byte %zu of %zu: read_tree gave %d", i, len, ret);
+			cr_expect_null(back);
+			limg_persist_close(pf);
+		}
+		cr_expect_not(th_exists(file), "byte %zu: a rejected file is removed", i);
+	}
+}
+
+Test(persist, a_head_whose_sealed_lengths_lie_is_ebadmsg)
+{
+	g_autoptr(GBytes) head = small_head(4096);
+	g_autofree uint8_t *good = NULL;
+	g_autoptr(GBytes) got = NULL;
+	LimgPersistFile *pf;
+	LimgTree *back = NULL;
+	size_t len;
+
+	save_with_head(NULL, head, NULL);
+	good = th_read(file, &len);
+	{
+		/* Both checksums right: a raw length the stored head does not give. */
+		g_autoptr(GByteArray) f = g_byte_array_new();
+
+		g_byte_array_append(f, good, (guint)len);
+		cf_put32(f, CF_OFF_HEAD_RAW, cf_get32(f, CF_OFF_HEAD_RAW) + 1);
+		cf_seal(f);
+		put_file(f);
+		cr_expect_eq(open_file(&pf, &got), -EBADMSG);
+		cr_expect_not(th_exists(file), "removed");
+		/* A caller that does not ask for the head still gets the tree. */
+		put_file(f);
+		cr_expect_eq(limg_persist_load(dir, &id, &back), 0);
+		limg_tree_free(back);
+	}
+	{
+		/* A stored length without a raw one. */
+		g_autoptr(GByteArray) f = g_byte_array_new();
+
+		g_byte_array_append(f, good, (guint)len);
+		cf_put32(f, CF_OFF_HEAD_RAW, 0);
+		cf_seal(f);
+		put_file(f);
+		cr_expect_eq(open_file(&pf, &got), -EBADMSG);
+	}
+	{
+		/* No head, and a head checksum that is neither 0 nor "none kept". */
+		g_autoptr(GByteArray) f = encode(tree);
+
+		cf_put64(f, CF_OFF_HEAD_SUM, 2);
+		cf_seal(f);
+		put_file(f);
+		cr_expect_eq(open_file(&pf, &got), -EBADMSG);
+	}
+}
+
+Test(persist, a_file_replaced_after_its_open_still_gives_the_tree_it_opened)
+{
+	g_autoptr(GBytes) head = small_head(4096);
+	TreeBuilder *tb2 = tb_new();
+	LimgTree *other, *back = NULL;
+	LimgPersistFile *pf;
+
+	save_with_head(NULL, head, NULL);
+	cr_assert_eq(open_file(&pf, NULL), 0);
+	/* Evicted and written again for another tree meanwhile. */
+	tb_file(tb2, "other", 1);
+	other = tb_build(tb2);
+	cr_assert_eq(unlink(file), 0);
+	cr_assert_eq(limg_persist_save(dir, &id, other, NULL), 0);
+	cr_assert_eq(limg_persist_read_tree(pf, &back, NULL), 0);
+	expect_same_tree(back, tree);
+	limg_tree_free(back);
+	limg_persist_close(pf);
+	limg_tree_free(other);
+	tb_free(tb2);
+}
+
+Test(persist, a_bad_tree_found_after_a_replacement_leaves_the_new_file)
+{
+	g_autoptr(GBytes) head = small_head(4096);
+	g_autofree uint8_t *good = NULL;
+	LimgPersistFile *pf;
+	LimgTree *back = NULL;
+	size_t len;
+
+	save_with_head(NULL, head, NULL);
+	good = th_read(file, &len);
+	good[len - 2] ^= 0x40;          /* in the strings */
+	th_write(dir, file_name(), good, len);
+	cr_assert_eq(open_file(&pf, NULL), 0);
+	save_with_head(NULL, head, NULL);       /* a good file renamed into place */
+	cr_expect_eq(limg_persist_read_tree(pf, &back, NULL), -EBADMSG);
+	limg_persist_close(pf);
+	cr_expect(th_exists(file), "the new file is not removed for the old one's damage");
+	cr_expect_eq(load(), 0, "and it loads");
 }
 
 /* ------------------------------------------------------------ invalid trees */

@@ -14,10 +14,17 @@
  *   24  node count                 u32
  *   28  layout_len                 u32   (0: no layout hints)
  *   32  strings length             u64
- *   40  checksum                   32 bytes: XXH3-128 of the whole file
- *                                  with these 32 bytes zeroed, canonical
- *                                  (big-endian), then 16 zero bytes
- *   72  key, fingerprint, nodes (count * node size), strings
+ *   40  checksum                   16 bytes: XXH3-128 of the whole file
+ *                                  with these 16 bytes zeroed, canonical
+ *                                  (big-endian)
+ *   56  head length (stored)       u32   (0: no head)
+ *   60  head length (raw)          u32
+ *   64  head checksum              u64   XXH3-64 of key, fingerprint, the
+ *                                  raw length (u32) and the stored head;
+ *                                  without a head: 1 (a writer that keeps
+ *                                  heads kept none) or 0 (an older one)
+ *   72  key, fingerprint, head (stored: LZ4 block), nodes (count * node
+ *       size), strings, layout hints
  *
  * Header-only (static inline), so both the unit tests and the corpus
  * generator (tests/tools/mk-cache-corpus.c) use it; needs glib and
@@ -45,6 +52,9 @@
 #define CF_OFF_RESERVED 28
 #define CF_OFF_STRINGS_LEN 32
 #define CF_OFF_SUM 40
+#define CF_OFF_HEAD_LEN 56
+#define CF_OFF_HEAD_RAW 60
+#define CF_OFF_HEAD_SUM 64
 #define CF_HEADER_SIZE 72
 
 /*
@@ -79,9 +89,15 @@ cf_put64(GByteArray *f, size_t off, uint64_t v)
 
 /* Offsets of the parts of a file whose header is consistent. */
 static inline size_t
-cf_nodes_offset(const GByteArray *f)
+cf_head_offset(const GByteArray *f)
 {
 	return CF_HEADER_SIZE + (size_t)cf_get32(f, CF_OFF_KEY_LEN) + cf_get32(f, CF_OFF_PRINT_LEN);
+}
+
+static inline size_t
+cf_nodes_offset(const GByteArray *f)
+{
+	return cf_head_offset(f) + cf_get32(f, CF_OFF_HEAD_LEN);
 }
 
 static inline size_t
@@ -108,16 +124,33 @@ cf_node_put(GByteArray *f, uint32_t i, const LimgNode *n)
 }
 
 /*
- * Recompute the checksum: XXH3-128 of the file with its checksum field
- * zeroed, stored canonical in the field's first 16 bytes.
+ * Recompute the checksums: the head's (when the file has a head that
+ * lies inside it), then XXH3-128 of the file with its checksum field
+ * zeroed, stored canonical in that field.
  */
 static inline void
 cf_seal(GByteArray *f)
 {
 	XXH128_canonical_t c;
+	uint32_t hl, raw;
+	uint64_t k, p;
 
 	g_assert(f->len >= CF_HEADER_SIZE);
-	memset(f->data + CF_OFF_SUM, 0, 32);
+	hl = cf_get32(f, CF_OFF_HEAD_LEN);
+	raw = cf_get32(f, CF_OFF_HEAD_RAW);
+	k = cf_get32(f, CF_OFF_KEY_LEN);
+	p = cf_get32(f, CF_OFF_PRINT_LEN);
+	if (hl && CF_HEADER_SIZE + k + p + hl <= f->len) {
+		XXH3_state_t *s = XXH3_createState();
+
+		XXH3_64bits_reset(s);
+		XXH3_64bits_update(s, f->data + CF_HEADER_SIZE, (size_t)(k + p));
+		XXH3_64bits_update(s, &raw, sizeof(raw));
+		XXH3_64bits_update(s, f->data + CF_HEADER_SIZE + k + p, hl);
+		cf_put64(f, CF_OFF_HEAD_SUM, XXH3_64bits_digest(s));
+		XXH3_freeState(s);
+	}
+	memset(f->data + CF_OFF_SUM, 0, 16);
 	XXH128_canonicalFromHash(&c, XXH3_128bits(f->data, f->len));
 	memcpy(f->data + CF_OFF_SUM, &c, sizeof(c));
 }
