@@ -8,7 +8,8 @@
 # Which tests: the engine's (src/iso, src/tree: names .. overlay, the
 # layout hints included: their bytes go to the disk cache) and
 # those of the code whose bytes leave the process or come back into it
-# (persist: the disk-cache files, padding included; blockcache and
+# (persist: the disk-cache files, padding included; head: the first
+# bytes a restart serves from them; blockcache and
 # gen-read: the bytes readers get), about 6 minutes of CPU. The service's
 # other unit tests (stores, sources, images, precompute: about 8 minutes
 # more under valgrind) run under ASan + UBSan + LSan in the sanitizer
@@ -21,7 +22,7 @@
 [ "${LIMG_SANITIZERS:-no}" = yes ] && skip "sanitizer build: ASan and valgrind do not mix"
 requires valgrind
 status=0
-tests="names rrip layout layout-hints render tree builder overlay persist blockcache gen-read"
+tests="names rrip layout layout-hints render tree builder overlay persist head blockcache gen-read"
 [ "${LIMG_VALGRIND_ALL:-0}" = 1 ] &&
 	tests="$tests source source-tar handles budget precompute store store-blobs bolt images"
 for t in $tests; do

@@ -890,7 +890,7 @@ Test(images, a_head_is_laid_out_by_prepare_and_then_verified)
 	limg_gen_prerender(g, 128);
 	cr_expect_eq(stats(im).layouts, 0, "a lookup's prerender leaves a head alone");
 	limg_gen_prepare(g);
-	while (stats(im).layouts == 0 && waited_ms < 10000) {
+	while (stats(im).layouts == 0 && waited_ms < 30000) {
 		g_usleep(10000);
 		waited_ms += 10;
 	}
@@ -903,7 +903,7 @@ Test(images, a_head_is_laid_out_by_prepare_and_then_verified)
 	g = get(im, "big");
 	limg_gen_prepare(g);
 	waited_ms = 0;
-	while (stats(im).disk_stale_later == 0 && waited_ms < 10000) {
+	while (stats(im).disk_stale_later == 0 && waited_ms < 30000) {
 		g_usleep(10000);
 		waited_ms += 10;
 	}
