@@ -17,15 +17,15 @@ open_content(void *ctx, uint32_t node, LimgContent *out)
 {
 	LimgGen *g = ctx;
 
-	/* Data is planned from the layout: it is there. */
-	return limg_source_open(g->source, g->im->fmt->tree(limg_gen_layout(g)), node, out);
+	/* Data is planned from the layout only: limg_gen_read() got it. */
+	return limg_source_open(g->source, g->im->fmt->tree(g->layout), node, out);
 }
 
 /* A handle of @node, checked against the layout: 0, -ESTALE or -errno. */
 static int
 gen_handle(LimgGen *g, uint32_t node, LimgHandle **out)
 {
-	const LimgTree *tree = g->im->fmt->tree(limg_gen_layout(g));
+	const LimgTree *tree = g->im->fmt->tree(g->layout);
 	bool fresh;
 	int ret = limg_handles_get(g->im->handles, g, node, open_content, g, out, &fresh);
 

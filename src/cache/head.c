@@ -76,17 +76,25 @@ render_zero(void *ctx, uint64_t len)
 
 static const LimgPlanSink render_sink = { render_meta, render_data, render_zero };
 
-/* Image blocks [0, @blocks) of @layout into @out (zeroed): 0 or -errno. */
-static int
-render_blocks(const LimgFormat *fmt, const LimgFormatLayout *layout, uint32_t blocks,
-              uint8_t *out)
+/*
+ * Image blocks [0, @blocks) of @layout: a new buffer, or NULL if they do
+ * not render or the system area is not zeros (not this kind of head).
+ */
+static uint8_t *
+render_image(const LimgFormat *fmt, const LimgFormatLayout *layout, uint32_t blocks)
 {
 	g_autofree uint8_t *block = g_malloc(fmt->block_size);
+	size_t len = (size_t)blocks * fmt->block_size, sys = (size_t)SYSTEM_BLOCKS * fmt->block_size;
+	g_autofree uint8_t *out = g_malloc0(len);
 	Render r = { .fmt = fmt, .layout = layout, .out = out, .block = block };
-	uint64_t len = (uint64_t)blocks * fmt->block_size;
-	int ret = limg_plan_read(fmt, layout, 0, len, &render_sink, &r);
 
-	return ret < 0 ? ret : r.pos == len ? 0 : -EINVAL;
+	if (limg_plan_read(fmt, layout, 0, len, &render_sink, &r) < 0 || r.pos != len)
+		return NULL;
+	for (size_t i = 0; i < sys; i++) {
+		if (out[i])
+			return NULL;
+	}
+	return g_steal_pointer(&out);
 }
 
 GBytes *
@@ -102,14 +110,10 @@ limg_head_render(const LimgFormat *fmt, const LimgFormatLayout *layout, uint64_t
 	if (blocks <= SYSTEM_BLOCKS ||
 	    (uint64_t)blocks * fmt->block_size > fmt->size(layout))
 		return NULL;
-	len = (size_t)blocks * fmt->block_size;
-	img = g_malloc0(len);
-	if (render_blocks(fmt, layout, blocks, img) < 0)
+	img = render_image(fmt, layout, blocks);
+	if (!img)
 		return NULL;
-	for (size_t i = 0; i < sys; i++) {
-		if (img[i])
-			return NULL;    /* a system area of its own: not this kind of head */
-	}
+	len = (size_t)blocks * fmt->block_size;
 	raw = g_malloc(sizeof(f) + len - sys);
 	memcpy(raw + sizeof(f), img + sys, len - sys);
 	len = sizeof(f) + len - sys;
@@ -158,21 +162,14 @@ limg_head_matches(const LimgHead *head, const LimgFormat *fmt, const LimgFormatL
 	g_autofree uint8_t *mine = NULL;
 	gsize len = 0;
 	const void *p = head->bytes ? g_bytes_get_data(head->bytes, &len) : NULL;
-
 	size_t sys = (size_t)SYSTEM_BLOCKS * fmt->block_size;
 
 	if (!p || head->size != fmt->size(layout) || head->meta_blocks != fmt->meta_blocks(layout) ||
 	    head->entries != t->n_nodes || head->data_bytes != t->data_bytes ||
 	    len + sys != (gsize)head->blocks * fmt->block_size)
 		return false;
-	mine = g_malloc0(sys + len);
-	if (render_blocks(fmt, layout, head->blocks, mine) < 0 || memcmp(mine + sys, p, len) != 0)
-		return false;
-	for (size_t i = 0; i < sys; i++) {
-		if (mine[i])
-			return false;
-	}
-	return true;
+	mine = render_image(fmt, layout, head->blocks);
+	return mine && memcmp(mine + sys, p, len) == 0;
 }
 
 void

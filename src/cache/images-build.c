@@ -185,6 +185,55 @@ disk_rejected(LimgImages *im, const char *name, int ret)
 }
 
 /*
+ * Walk @src on @threads stat threads, counted; a scan error is reported
+ * (naming @what), and with -o strict a scan that left entries out is
+ * refused (-EIO; the warnings name each entry).
+ */
+static int
+walk_tree(LimgImages *im, LimgSource *src, unsigned threads, const char *what,
+          LimgReport *report, LimgTree **out, uint64_t *skipped)
+{
+	LimgScanOptions sopts = { .xattrs = im->opts.xattrs, .threads = threads };
+	gint64 t0 = g_get_monotonic_time();
+	int ret = limg_source_scan(src, &sopts, report, out, skipped);
+
+	limg_counter_add(&im->n.walks, 1);
+	limg_counter_add(&im->n.walk_usec, g_get_monotonic_time() - t0);
+	if (ret < 0) {
+		limg_report_error(report, "%s: %s", what, g_strerror(-ret));
+		return ret;
+	}
+	if (*skipped && im->opts.strict) {
+		g_clear_pointer(out, limg_tree_free);
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Save @layout's tree for @id to the disk cache, with its hints and (for
+ * a source verified later: a restart may serve it at once) its head. A
+ * cache directory that fails is turned off, with a warning.
+ */
+static void
+save_layout(LimgImages *im, const LimgSourceId *id, const LimgFormatLayout *layout,
+            bool with_head)
+{
+	g_autoptr(GBytes) hints = im->fmt->hints(layout);
+	g_autoptr(GBytes) head = with_head ? limg_head_render(im->fmt, layout, head_tag(im)) : NULL;
+	uint64_t written = 0;
+	int ret = limg_persist_save_layout(im->cache_dir, id, im->fmt->tree(layout), hints, head,
+	                                   &written);
+
+	if (ret < 0) {
+		disk_cache_failed(im, "cannot save a layout", ret);
+		return;
+	}
+	limg_counter_add(&im->n.disk_writes, 1);
+	limg_budget_added(im->budget, written);
+}
+
+/*
  * The tree of layer @name: from the disk cache when it holds @id and the
  * policy trusts it (@allow_disk), else by a scan. With @settle_ms, a
  * scanned tree whose newest change is younger than that is refused
@@ -206,15 +255,6 @@ build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId
            LimgTree **out, GBytes **hints, bool *from_disk, bool *verify_later,
            uint64_t *skipped, LimgPersistFile **deferred, LimgHead *head, bool *want_head)
 {
-	/*
-	 * A request waits for this walk: use the cores. Background builds
-	 * (settle_ms > 0) stay on their one low-priority worker thread.
-	 */
-	LimgScanOptions sopts = {
-		.xattrs = im->opts.xattrs,
-		.threads = settle_ms ? 1 : im->opts.scan_threads,
-	};
-	gint64 t0;
 	int ret;
 
 	*from_disk = false;
@@ -259,19 +299,14 @@ build_tree(LimgImages *im, const char *name, LimgSource *src, const LimgSourceId
 		else
 			disk_rejected(im, name, ret);
 	}
-	t0 = g_get_monotonic_time();
-	ret = limg_source_scan(src, &sopts, report, out, skipped);
-	limg_counter_add(&im->n.walks, 1);
-	limg_counter_add(&im->n.walk_usec, g_get_monotonic_time() - t0);
-	if (ret < 0) {
-		limg_report_error(report, "%s: %s", id->key ? id->key : name, g_strerror(-ret));
+	/*
+	 * A request waits for this walk: use the cores. Background builds
+	 * (settle_ms > 0) stay on their one low-priority worker thread.
+	 */
+	ret = walk_tree(im, src, settle_ms ? 1 : im->opts.scan_threads, id->key ? id->key : name,
+	                report, out, skipped);
+	if (ret < 0)
 		return ret;
-	}
-	if (*skipped && im->opts.strict) {
-		/* The warnings name each entry; the caller says what it means. */
-		g_clear_pointer(out, limg_tree_free);
-		return -EIO;
-	}
 	if (settle_ms) {
 		int64_t age_ms = ((int64_t)g_get_real_time() / 1000) - tree_newest_ctime_ms(*out);
 
@@ -343,38 +378,18 @@ layout_for_head(LimgImages *im, LimgGen *g, LimgTree *tree, GBytes *hints, LimgR
 static int
 layout_by_walk(LimgImages *im, LimgGen *g, LimgReport *report, LimgFormatLayout **out)
 {
-	LimgScanOptions sopts = { .xattrs = im->opts.xattrs, .threads = im->opts.scan_threads };
 	g_auto(LimgSourceId) id = { 0 };
 	LimgTree *tree = NULL;
 	const char *why = NULL;
 	uint64_t skipped = 0;
-	gint64 t0 = g_get_monotonic_time();
-	int ret = limg_source_scan(g->source, &sopts, report, &tree, &skipped);
+	int ret = walk_tree(im, g->source, im->opts.scan_threads, g->name, report, &tree, &skipped);
 
-	limg_counter_add(&im->n.walks, 1);
-	limg_counter_add(&im->n.walk_usec, g_get_monotonic_time() - t0);
-	if (ret < 0 || (skipped && im->opts.strict)) {
-		limg_tree_free(tree);
-		return ret < 0 ? ret : -EIO;
-	}
-	ret = layout_for_head(im, g, tree, NULL, report, out, &why);
-	if (ret < 0)
-		return ret;
-	if (limg_images_disk_usable(im) && limg_source_identity(g->source, &id) == 0 && id.key) {
-		g_autoptr(GBytes) hints = im->fmt->hints(*out);
-		g_autoptr(GBytes) head = limg_head_render(im->fmt, *out, head_tag(im));
-		uint64_t written = 0;
-		int sret = limg_persist_save_layout(im->cache_dir, &id, im->fmt->tree(*out), hints,
-		                                    head, &written);
-
-		if (sret < 0) {
-			disk_cache_failed(im, "cannot save a layout", sret);
-		} else {
-			limg_counter_add(&im->n.disk_writes, 1);
-			limg_budget_added(im->budget, written);
-		}
-	}
-	return 0;
+	if (ret == 0)
+		ret = layout_for_head(im, g, tree, NULL, report, out, &why);
+	if (ret == 0 && limg_images_disk_usable(im) && limg_source_identity(g->source, &id) == 0 &&
+	    id.key)
+		save_layout(im, &id, *out, true);
+	return ret;
 }
 
 int
@@ -519,26 +534,12 @@ limg_images_gen_build(LimgImages *im, LimgImage *img, const LimgLayerInfo *info,
 	 * the source: normalising leaves every directory but the top alone)
 	 * and the layout's hints, of complete layers only: a layer still
 	 * being written is served as it is now and laid out again once
-	 * complete. A file without hints that fit (an older one) is written
-	 * again, once.
+	 * complete. A file without hints that fit, or from before heads (an
+	 * older one), is written again, once.
 	 */
 	if (ret == 0 && (!from_disk || !im->fmt->hinted(layout) || want_head) && id.key &&
-	    info->complete && limg_images_disk_usable(im)) {
-		g_autoptr(GBytes) out_hints = im->fmt->hints(layout);
-		/* A head, for a restart to serve at once: for sources verified later. */
-		g_autoptr(GBytes) out_head = limg_source_verify_later(src) ?
-		                             limg_head_render(im->fmt, layout, head_tag(im)) : NULL;
-		uint64_t written = 0;
-		int sret = limg_persist_save_layout(im->cache_dir, &id, im->fmt->tree(layout),
-		                                    out_hints, out_head, &written);
-
-		if (sret < 0) {
-			disk_cache_failed(im, "cannot save a layout", sret);
-		} else {
-			limg_counter_add(&im->n.disk_writes, 1);
-			limg_budget_added(im->budget, written);
-		}
-	}
+	    info->complete && limg_images_disk_usable(im))
+		save_layout(im, &id, layout, limg_source_verify_later(src));
 	if (ret != -EAGAIN) {
 		if (im->opts.report)
 			im->opts.report(im->opts.report_ctx, img->name, &report, skipped);

@@ -82,16 +82,6 @@ limg_gen_number(const LimgGen *g)
 	return g->number;
 }
 
-/*
- * The facts of a headed generation come from its head (equal to the
- * layout's once that is there: checked), so they never wait for it.
- */
-static bool
-headed(const LimgGen *g)
-{
-	return g->headed;
-}
-
 GBytes *
 limg_gen_head_bytes(LimgGen *g)
 {
@@ -106,10 +96,14 @@ limg_gen_head_bytes(LimgGen *g)
 	return b;
 }
 
+/*
+ * The facts of a headed generation come from its head (equal to the
+ * layout's once that is there: checked), so they never wait for it.
+ */
 uint64_t
 limg_gen_size(const LimgGen *g)
 {
-	return headed(g) ? g->head.size : g->im->fmt->size(g->layout);
+	return g->headed ? g->head.size : g->im->fmt->size(g->layout);
 }
 
 uint32_t
@@ -121,7 +115,7 @@ limg_gen_block_size(const LimgGen *g)
 uint32_t
 limg_gen_meta_blocks(const LimgGen *g)
 {
-	return headed(g) ? g->head.meta_blocks : g->im->fmt->meta_blocks(g->layout);
+	return g->headed ? g->head.meta_blocks : g->im->fmt->meta_blocks(g->layout);
 }
 
 int64_t
@@ -133,7 +127,7 @@ limg_gen_mtime(const LimgGen *g)
 uint32_t
 limg_gen_entries(const LimgGen *g)
 {
-	return headed(g) ? g->head.entries : g->im->fmt->tree(g->layout)->n_nodes;
+	return g->headed ? g->head.entries : g->im->fmt->tree(g->layout)->n_nodes;
 }
 
 size_t
@@ -148,7 +142,7 @@ limg_gen_mem_bytes(const LimgGen *g)
 uint64_t
 limg_gen_data_bytes(const LimgGen *g)
 {
-	return headed(g) ? g->head.data_bytes : g->im->fmt->tree(g->layout)->data_bytes;
+	return g->headed ? g->head.data_bytes : g->im->fmt->tree(g->layout)->data_bytes;
 }
 
 uint64_t
@@ -808,28 +802,34 @@ limg_images_start(LimgImages *im, GError **error)
 	return TRUE;
 }
 
+/* Take *@pool out of the service and wait for the job it runs (and those queued). */
+static void
+stop_pool(LimgImages *im, GThreadPool **pool)
+{
+	GThreadPool *p;
+
+	g_mutex_lock(&im->lock);
+	p = g_steal_pointer(pool);
+	g_mutex_unlock(&im->lock);
+	if (p)
+		g_thread_pool_free(p, FALSE, TRUE);
+}
+
 void
 limg_images_stop(LimgImages *im)
 {
-	GThreadPool *pool;
-
 	if (im->pre)
 		limg_store_look_after(im->store, false);
 	limg_precompute_stop(im->pre);
 	im->pre = NULL;
-	/* What is still queued is dropped: the service is going away. */
+	/*
+	 * Queued layouts are made (each holds its generation), then, as the
+	 * service is going away, what is still queued for the verifier is
+	 * dropped.
+	 */
+	stop_pool(im, &im->completer);
 	g_atomic_int_set(&im->verify_stop, 1);
-	g_mutex_lock(&im->lock);
-	pool = g_steal_pointer(&im->verifier);
-	g_mutex_unlock(&im->lock);
-	if (pool)
-		g_thread_pool_free(pool, FALSE, TRUE);
-	/* Queued layouts are made: each holds its generation. */
-	g_mutex_lock(&im->lock);
-	pool = g_steal_pointer(&im->completer);
-	g_mutex_unlock(&im->lock);
-	if (pool)
-		g_thread_pool_free(pool, FALSE, TRUE);
+	stop_pool(im, &im->verifier);
 }
 
 /* ------------------------------------------------------------ the service */

@@ -9,11 +9,11 @@
  *            zeroed (canonical, big-endian), then the head's stored and
  *            raw lengths and its own checksum (XXH3-64 of the key, the
  *            print, the raw length and the stored head); a file without
- *            a head has zeros there (as format 3 files written before
- *            heads had: they load as they did)
+ *            a head has lengths 0 and checksum 1 (HEAD_NONE), or all
+ *            zeros if written before heads (such files load as they did)
  *   key      the source key (key_len bytes)
  *   print    the source fingerprint (print_len bytes)
- *   head     head_len bytes: the head, LZ4-compressed (HC), opaque here
+ *   head     head_len bytes: the head, LZ4-compressed, opaque here
  *   nodes    n_nodes * node_size bytes
  *   strings  strings_len bytes (names, targets, xattr blobs)
  *   layout   layout_len bytes: the layout's hints (iso/layout.h), opaque
